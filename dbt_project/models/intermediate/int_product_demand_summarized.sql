@@ -1,0 +1,54 @@
+-- Per product, the windowed sums and velocities of DESIGN.md §4 over the day slices, for
+-- every product (the velocity mart keeps the ones that sold; the risk marts need them all).
+{% set alpha = var('smoothing_factor') | float %}
+{% if alpha <= 0 or alpha > 1 %}
+    {{ exceptions.raise_compiler_error("dbt var smoothing_factor must be in (0, 1], got " ~ alpha) }}
+{% endif %}
+
+with slices as (
+    select * from {{ ref('int_product_day_slices_aggregated') }}
+),
+
+summed as (
+    select
+        product_id,
+        sum(case when slice_index < 7 then units_sold else 0 end) as units_sold_7d,
+        sum(case when slice_index < 7 then units_restocked else 0 end) as units_restocked_7d,
+        sum(units_sold) as units_sold_28d,
+        sum(units_restocked) as units_restocked_28d,
+        sum(case when slice_index < 7 and is_in_stock then 1 else 0 end) as in_stock_days_7d,
+        sum(case when is_in_stock then 1 else 0 end) as in_stock_days_28d,
+        -- Exponentially weighted mean of in-stock daily sales, newest slice weighted most:
+        -- weight (1 - alpha)^k for slice k (pandas' ewm(alpha, adjust=True) over the slices).
+        sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) * units_sold end)
+            / nullif(sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) end), 0)
+            as velocity_ewma,
+        avg(cast(units_sold as double)) as daily_sales_mean_28d,
+        var_samp(cast(units_sold as double)) as daily_sales_variance_28d,
+        stddev_samp(cast(units_sold as double)) as daily_sales_stddev_28d
+    from slices
+    group by product_id
+)
+
+select
+    product_id,
+    units_sold_7d,
+    units_restocked_7d,
+    units_sold_28d,
+    units_restocked_28d,
+    in_stock_days_7d,
+    in_stock_days_28d,
+    cast(units_sold_7d as double) / nullif(in_stock_days_7d, 0) as velocity_7d,
+    cast(units_sold_28d as double) / nullif(in_stock_days_28d, 0) as velocity_28d,
+    velocity_ewma,
+    cast(units_sold_7d - units_restocked_7d as double) / 7 as net_velocity_7d,
+    (cast(units_sold_7d as double) / nullif(in_stock_days_7d, 0))
+        / nullif(cast(units_sold_28d as double) / nullif(in_stock_days_28d, 0), 0) as trend,
+    coalesce(
+        cast(units_sold_7d as double) / nullif(in_stock_days_7d, 0),
+        cast(units_sold_28d as double) / nullif(in_stock_days_28d, 0)
+    ) as demand_rate,
+    daily_sales_mean_28d,
+    daily_sales_variance_28d,
+    daily_sales_stddev_28d
+from summed

@@ -1,0 +1,67 @@
+"""dbt models as Dagster assets; dbt tests surface as asset checks."""
+
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.resources import RefreshConfig
+from orchestration.settings import DBT_PROJECT_DIR, format_instant, load_settings
+
+
+def load_dbt_project() -> DbtProject:
+    """The dbt project, with its manifest parsed when missing (or when `dagster dev` runs)."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR)
+    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
+        project.preparer.prepare(project)
+    return project
+
+
+class StockoutDbtTranslator(DagsterDbtTranslator):
+    """Keys are the bare names, so dbt sources map onto the landing assets (`sales`, not
+    `landing/sales`); models are grouped by their folder (staging, intermediate, marts)."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        # Model and source names are unique in the project, so they alone make readable keys.
+        return dg.AssetKey(dbt_resource_props["name"])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else None
+
+
+def dbt_vars(as_of: datetime, model_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The --vars of a refresh: the instant T and any model settings given for the run."""
+    return {"as_of": format_instant(as_of), **model_settings}
+
+
+def dbt_build_args(as_of: datetime, model_settings: Mapping[str, Any]) -> list[str]:
+    """`dbt build` for one refresh: models and their tests together, so a failing test stops
+    everything downstream of it."""
+    return ["build", "--vars", json.dumps(dbt_vars(as_of, model_settings), sort_keys=True)]
+
+
+def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=StockoutDbtTranslator(),
+        name="stockout_dbt_models",
+    )
+    def stockout_dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, refresh: RefreshConfig
+    ) -> Iterator[Any]:
+        # dbt finds the warehouse and the landing files through the same variable.
+        settings = load_settings()
+        os.environ["STOCKOUT_DATA_DIR"] = str(settings.data_dir)
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        as_of = refresh.resolve_as_of(context)
+        context.log.info(f"dbt build for as_of={format_instant(as_of)}")
+        yield from dbt.cli(dbt_build_args(as_of, refresh.model_settings()), context=context).stream()
+
+    return stockout_dbt_models

@@ -1,0 +1,171 @@
+"""`stockout`: simulate a shop, refresh the warehouse, read the published answer, open the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchestration.settings import Settings, format_instant, load_settings, now, parse_instant
+
+
+def _prepare_dagster_home(settings: Settings) -> Path:
+    """DAGSTER_HOME inside the data folder, telemetry off, so runs from the CLI and the UI
+    share one history and nothing is sent anywhere."""
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from orchestration.simulator import TIERS, simulate_shop, write_shop_to_sqlite
+    from orchestration.sources import sqlite_path
+
+    settings = load_settings()
+    spec = TIERS[args.tier]
+    overrides = {
+        "products": args.products,
+        "customers": args.customers,
+        "sales_per_day": args.sales_per_day,
+        "days": args.days,
+        "seed": args.seed,
+    }
+    spec = replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    spec = replace(spec, end=parse_instant(args.end) if args.end else now())
+    started = time.monotonic()
+    shop = simulate_shop(spec)
+    transactions = sqlite_path(settings.transactions_url)
+    inventory = sqlite_path(settings.inventory_url)
+    write_shop_to_sqlite(shop, transactions, inventory)
+    print(
+        f"simulated {spec.products:,} products, {shop.inventory_change.num_rows:,} inventory changes "
+        f"over {spec.days} days ending {format_instant(spec.end)} (seed {spec.seed}) "
+        f"in {time.monotonic() - started:.1f}s\n"
+        f"  transactions: {transactions}\n  inventory:    {inventory}"
+    )
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from orchestration.refresh import run_refresh
+
+    settings = load_settings()
+    _prepare_dagster_home(settings)
+    outcome = run_refresh(
+        as_of=args.as_of,
+        model_settings={
+            "horizon_days": args.horizon_days,
+            "stockout_threshold": args.threshold,
+            "reorder_factor": args.reorder_factor,
+            "service_level": args.service_level,
+            "smoothing_factor": args.smoothing_factor,
+        },
+    )
+    print(outcome.summary)
+    return 0 if outcome.success else 1
+
+
+def cmd_at_risk(args: argparse.Namespace) -> int:
+    import duckdb
+
+    database = load_settings().mart_database
+    if not database.exists():
+        print(f"no published mart at {database}: run `stockout refresh` first", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(database), read_only=True) as connection:
+        (as_of, count) = connection.execute(
+            "select max(as_of), count(*) from at_risk_in_a_week"
+        ).fetchone()
+        frame = connection.execute(
+            """
+            select risk_rank, product_id, product_name, sku, supplier_name, stock_status, on_hand,
+                   round(demand_rate, 2) as demand_rate, round(days_to_stockout, 1) as days_left,
+                   round(stockout_probability_7d, 3) as p_stockout_7d,
+                   reorder_recommended as reorder, suggested_reorder_qty as reorder_qty
+            from at_risk_in_a_week order by risk_rank limit ?
+            """,
+            [args.top],
+        ).df()
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(f"{count} products at risk of running out within a week (as of {as_of}); top {len(frame)}:")
+        print(frame.to_string(index=False) if len(frame) else "(none)")
+    print(f"analyst database: {database}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    home = _prepare_dagster_home(settings)
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    os.environ["STOCKOUT_DATA_DIR"] = str(settings.data_dir)
+    # A background shell leaves SIGINT/SIGTERM ignored and exec keeps that: restore defaults
+    # so the UI can be stopped.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    command = [
+        sys.executable, "-m", "dagster", "dev",
+        "-m", "orchestration.definitions",
+        "--host", args.host, "--port", str(args.port),
+    ]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stockout", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    simulate = commands.add_parser("simulate", help="write a simulated shop into the source systems")
+    simulate.add_argument("--tier", default="1", choices=["1", "bench"], help="size preset (default 1: 250 products)")
+    simulate.add_argument("--products", type=int, help="number of products (overrides the tier)")
+    simulate.add_argument("--customers", type=int, help="number of customers (overrides the tier)")
+    simulate.add_argument("--sales-per-day", type=int, help="mean sale events per day (overrides the tier)")
+    simulate.add_argument("--days", type=int, help="days of history (default 42)")
+    simulate.add_argument("--end", help="last instant of the history, ISO-8601 (default: now)")
+    simulate.add_argument("--seed", type=int, help="random seed (default 42)")
+    simulate.set_defaults(handler=cmd_simulate)
+
+    refresh = commands.add_parser("refresh", help="land, transform, check and publish, through Dagster")
+    refresh.add_argument("--as-of", help="the refresh instant, ISO-8601 (default: now)")
+    refresh.add_argument("--horizon-days", type=float, help="at-risk horizon in days (default 7)")
+    refresh.add_argument("--threshold", type=float, help="stock-out threshold in units (default 0)")
+    refresh.add_argument("--reorder-factor", type=float, help="reorder when days left < lead time x this (default 1.5)")
+    refresh.add_argument("--service-level", type=float, help="service level for safety stock (default 0.95)")
+    refresh.add_argument("--smoothing-factor", type=float, help="EWMA smoothing factor (default 0.3)")
+    refresh.set_defaults(handler=cmd_refresh)
+
+    at_risk = commands.add_parser("at-risk", help="print the published at-risk table")
+    at_risk.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
+    at_risk.set_defaults(handler=cmd_at_risk)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    ui.set_defaults(handler=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ValueError as error:  # bad user input: say what, no traceback
+        print(f"stockout {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

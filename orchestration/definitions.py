@@ -1,0 +1,28 @@
+"""The Dagster code location: everything assembled in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.assets.landing import LANDING_ASSETS
+from orchestration.assets.publish import analyst_mart
+from orchestration.assets.transform import build_dbt_assets, load_dbt_project
+from orchestration.resources import RefreshConfig
+from orchestration.schedules import hourly_refresh, refresh_job
+
+
+def build_definitions() -> dg.Definitions:
+    dbt_project = load_dbt_project()
+    return dg.Definitions(
+        assets=[*LANDING_ASSETS, build_dbt_assets(dbt_project), analyst_mart],
+        jobs=[refresh_job],
+        schedules=[hourly_refresh],
+        resources={
+            "dbt": DbtCliResource(project_dir=dbt_project),
+            "refresh": RefreshConfig(),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,150 @@
+"""Publishing: the analyst mart, replaced atomically after the checks passed.
+
+A version is a folder of Parquet files, one per published relation, exported from the
+warehouse. The analyst database `mart/analytics.duckdb` holds only views over one version's
+files; a new one is built under a hidden name and renamed over the old, so a reader opens the
+old version or the new one, never a mix, and an open connection keeps reading the version it
+opened (its files are kept for the retention period).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+
+from orchestration.settings import format_instant
+
+PUBLISHED_RELATIONS = (
+    "at_risk_in_a_week",
+    "days_to_stockout",
+    "product_velocity",
+    "daily_product_movements",
+)
+MARTS_SCHEMA = "marts"
+VERSIONS_FOLDER = "versions"
+INPROGRESS_SUFFIX = ".inprogress"
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    version: str
+    as_of: datetime
+    folder: Path
+    row_counts: dict[str, int]
+
+
+def version_name(as_of: datetime, run_id: str) -> str:
+    """Sortable by refresh instant; the run id keeps two runs for the same instant apart."""
+    return f"{as_of.strftime('%Y%m%dT%H%M%SZ')}_{run_id[:8]}"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, int]:
+    """Copy the published relations out of the warehouse into a new version folder."""
+    versions = mart_dir / VERSIONS_FOLDER
+    final = versions / version
+    staging = versions / f".{version}{INPROGRESS_SUFFIX}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for relation in PUBLISHED_RELATIONS:
+            target = staging / f"{relation}.parquet"
+            connection.execute(
+                f"copy (select * from {MARTS_SCHEMA}.{relation}) to {_sql_string(str(target))} "
+                "(format parquet, compression zstd)"
+            )
+            (counts[relation],) = connection.execute(
+                f"select count(*) from {MARTS_SCHEMA}.{relation}"
+            ).fetchone()
+    if final.exists():  # a re-run of the same run id: replace its unpublished leftover
+        shutil.rmtree(final)
+    os.rename(staging, final)
+    return counts
+
+
+def list_versions(mart_dir: Path) -> list[str]:
+    """Complete version folders, oldest first."""
+    folder = mart_dir / VERSIONS_FOLDER
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _version_instant(version: str) -> datetime:
+    return datetime.strptime(version.split("_", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def write_analyst_database(
+    mart_dir: Path, version: str, published_at: datetime, exclude: Sequence[str] = ()
+) -> Path:
+    """Build analytics.duckdb (views over `version`, plus `mart_versions`) and swap it in."""
+    database = mart_dir / "analytics.duckdb"
+    temporary = mart_dir / f".analytics.{version}{INPROGRESS_SUFFIX}"
+    temporary.unlink(missing_ok=True)
+    version_folder = (mart_dir / VERSIONS_FOLDER / version).resolve()
+    with duckdb.connect(str(temporary)) as connection:
+        for relation in PUBLISHED_RELATIONS:
+            location = _sql_string(str(version_folder / f"{relation}.parquet"))
+            connection.execute(f"create view {relation} as select * from read_parquet({location})")
+        rows = ", ".join(
+            f"({_sql_string(name)}, cast({_sql_string(format_instant(_version_instant(name)))} as timestamptz), "
+            f"{_sql_string(str((mart_dir / VERSIONS_FOLDER / name).resolve()))}, {str(name == version).lower()})"
+            for name in list_versions(mart_dir)
+            if name not in exclude
+        )
+        connection.execute(
+            "create view mart_versions as select * from (values "
+            f"{rows}) as versions(version, as_of, folder, is_current)"
+        )
+        connection.execute(
+            "create view mart_published as select "
+            f"{_sql_string(version)} as version, "
+            f"cast({_sql_string(format_instant(published_at))} as timestamptz) as published_at"
+        )
+        connection.execute("checkpoint")
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, database)
+    return database
+
+
+def expired_versions(mart_dir: Path, keep: str, retention: timedelta, current_time: datetime) -> list[str]:
+    """Versions published longer ago than `retention` (by folder time), never `keep`."""
+    expired = []
+    for name in list_versions(mart_dir):
+        folder = mart_dir / VERSIONS_FOLDER / name
+        age = current_time - datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc)
+        if name != keep and age > retention:
+            expired.append(name)
+    return expired
+
+
+def publish(
+    warehouse: Path,
+    mart_dir: Path,
+    as_of: datetime,
+    run_id: str,
+    retention: timedelta,
+    current_time: datetime,
+) -> PublishedVersion:
+    """Export a new version, point analytics.duckdb at it, then drop expired versions."""
+    version = version_name(as_of, run_id)
+    counts = export_version(warehouse, mart_dir, version)
+    expired = expired_versions(mart_dir, keep=version, retention=retention, current_time=current_time)
+    write_analyst_database(mart_dir, version, published_at=current_time, exclude=expired)
+    # Only now, with no published view pointing at them, may expired files go.
+    for name in expired:
+        shutil.rmtree(mart_dir / VERSIONS_FOLDER / name, ignore_errors=True)
+    return PublishedVersion(
+        version=version, as_of=as_of, folder=mart_dir / VERSIONS_FOLDER / version, row_counts=counts
+    )

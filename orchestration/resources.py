@@ -1,0 +1,51 @@
+"""Run-level settings shared by every step of a refresh."""
+
+
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+import dagster as dg
+
+from orchestration.settings import now, parse_instant
+
+MODEL_SETTING_NAMES = (
+    "horizon_days",
+    "stockout_threshold",
+    "reorder_factor",
+    "service_level",
+    "smoothing_factor",
+)
+
+
+class RefreshConfig(dg.ConfigurableResource):
+    """The refresh instant T and the risk model's settings for one run.
+
+    Unset model settings fall back to the defaults in dbt_project.yml (DESIGN.md §4).
+    When `as_of` is unset, T is "now" when the run was created (STOCKOUT_NOW if set), so
+    every step of the run agrees on it however long the run takes.
+    """
+
+    as_of: str | None = None
+    horizon_days: float | None = None
+    stockout_threshold: float | None = None
+    reorder_factor: float | None = None
+    service_level: float | None = None
+    smoothing_factor: float | None = None
+
+    def resolve_as_of(self, context: dg.OpExecutionContext) -> datetime:
+        if self.as_of:
+            return parse_instant(self.as_of)
+        if os.environ.get("STOCKOUT_NOW"):
+            return now()
+        record = context.instance.get_run_record_by_id(context.run_id)
+        if record is None or record.create_timestamp is None:
+            return now()
+        created = record.create_timestamp
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=timezone.utc)
+        return created.astimezone(timezone.utc).replace(microsecond=0)
+
+    def model_settings(self) -> dict[str, Any]:
+        """The model settings given for this run, by dbt var name."""
+        return {name: getattr(self, name) for name in MODEL_SETTING_NAMES if getattr(self, name) is not None}
