@@ -1,0 +1,36 @@
+# Two commands set everything up on a machine with only Python 3.11, make and git:
+#   make demo   simulate a Tier I shop, refresh, print the at-risk table
+#   make test   run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# uv is used when installed; otherwise it is bootstrapped into .tools/ from the package index.
+UV ?= $(shell command -v uv || echo .tools/bin/uv)
+# Never download a Python interpreter: use the one this machine has.
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+RUN := $(UV) run --frozen
+
+.PHONY: install demo test ui clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+install: $(UV)
+	$(UV) sync --frozen
+	@# dbt's manifest, which the Dagster code location is built from
+	$(RUN) dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
+
+demo: install
+	$(RUN) stockout simulate
+	$(RUN) stockout refresh
+	$(RUN) stockout at-risk --top 15
+
+test: install
+	$(RUN) pytest
+
+ui: install
+	$(RUN) stockout ui
+
+clean:
+	rm -rf data/sources data/landing data/warehouse data/mart data/dagster_home dbt_project/target dbt_project/logs

@@ -1,0 +1,105 @@
+"""The Dagster code location: pin the asset graph, its checks and its schedule."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+import pytest
+
+from orchestration.assets.transform import dbt_build_args, dbt_vars
+from orchestration.definitions import defs
+from orchestration.schedules import refresh_run_config
+
+LANDING = {"sales", "restocks", "inventory_snapshots", "products", "suppliers"}
+STAGING = {
+    "stg_landing__sales",
+    "stg_landing__restocks",
+    "stg_landing__inventory_snapshots",
+    "stg_landing__products",
+    "stg_landing__suppliers",
+}
+INTERMEDIATE = {
+    "int_inventory_movements_unioned",
+    "int_products_enriched",
+    "int_stock_levels_reconstructed",
+    "int_product_day_slices_aggregated",
+    "int_product_demand_summarized",
+    "int_stockout_probabilities_computed",
+}
+MARTS = {"daily_product_movements", "product_velocity", "days_to_stockout", "at_risk_in_a_week"}
+
+
+@pytest.fixture(scope="module")
+def asset_graph():
+    return defs.resolve_asset_graph()
+
+
+def keys(names: set[str]) -> set[dg.AssetKey]:
+    return {dg.AssetKey(name) for name in names}
+
+
+def test_the_graph_holds_exactly_the_expected_assets(asset_graph) -> None:
+    expected = keys(LANDING | STAGING | INTERMEDIATE | MARTS | {"analyst_mart"})
+    assert set(asset_graph.get_all_asset_keys()) == expected
+
+
+def test_dbt_sources_hang_off_the_landing_assets(asset_graph) -> None:
+    assert asset_graph.get(dg.AssetKey("stg_landing__sales")).parent_keys == {dg.AssetKey("sales")}
+    assert asset_graph.get(dg.AssetKey("stg_landing__inventory_snapshots")).parent_keys == {
+        dg.AssetKey("inventory_snapshots")
+    }
+
+
+def test_publish_waits_for_every_published_mart(asset_graph) -> None:
+    assert asset_graph.get(dg.AssetKey("analyst_mart")).parent_keys == keys(MARTS)
+    assert asset_graph.get(dg.AssetKey("at_risk_in_a_week")).parent_keys == {dg.AssetKey("days_to_stockout")}
+
+
+def test_groups_follow_the_layers(asset_graph) -> None:
+    groups = {key.to_user_string(): asset_graph.get(key).group_name for key in asset_graph.get_all_asset_keys()}
+    assert {name for name, group in groups.items() if group == "landing"} == LANDING
+    assert {name for name, group in groups.items() if group == "marts"} == MARTS
+    assert groups["analyst_mart"] == "publish"
+
+
+def test_dbt_tests_are_asset_checks_on_the_at_risk_table(asset_graph) -> None:
+    checks = {(key.asset_key.to_user_string(), key.name) for key in asset_graph.asset_check_keys}
+    on_at_risk = {name for asset, name in checks if asset == "at_risk_in_a_week"}
+    assert "unique_at_risk_in_a_week_risk_rank" in on_at_risk
+    assert "not_null_at_risk_in_a_week_product_id" in on_at_risk
+    assert any(name.startswith("accepted_values_at_risk_in_a_week_stock_status") for name in on_at_risk)
+    assert ("days_to_stockout", "unique_days_to_stockout_product_id") in checks
+
+
+def test_refresh_job_and_hourly_schedule() -> None:
+    job = defs.resolve_job_def("refresh")
+    assert job.executor_def.name == "in_process"
+    schedule = defs.resolve_schedule_def("hourly_refresh")
+    assert schedule.cron_schedule == "0 * * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.job_name == "refresh"
+
+
+def test_schedule_refreshes_as_of_the_scheduled_hour() -> None:
+    schedule = defs.resolve_schedule_def("hourly_refresh")
+    instant = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+    with dg.build_schedule_context(scheduled_execution_time=instant) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.run_config == {"resources": {"refresh": {"config": {"as_of": "2026-11-21T09:00:00Z"}}}}
+
+
+def test_dbt_arguments_are_built_from_the_refresh() -> None:
+    as_of = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
+    assert dbt_vars(as_of, {}) == {"as_of": "2026-11-21T09:30:00Z"}
+    args = dbt_build_args(as_of, {"horizon_days": 14})
+    assert args[:2] == ["build", "--vars"]
+    assert json.loads(args[2]) == {"as_of": "2026-11-21T09:30:00Z", "horizon_days": 14}
+
+
+def test_run_config_leaves_unset_settings_to_dbt() -> None:
+    assert refresh_run_config(None) == {"resources": {"refresh": {"config": {}}}}
+    assert refresh_run_config("2026-11-21T09:00:00Z", reorder_factor=2.0, horizon_days=None) == {
+        "resources": {"refresh": {"config": {"as_of": "2026-11-21T09:00:00Z", "reorder_factor": 2.0}}}
+    }

@@ -1,0 +1,162 @@
+"""Landing: atomic, idempotent, high-water-marked copies of the sources."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration import landing
+from orchestration.sources import InventoryService, SourceError, TransactionDatabase
+
+READ_AT = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def make_sources(folder: Path) -> tuple[TransactionDatabase, InventoryService, Path]:
+    transactions = folder / "transactions.sqlite"
+    with sqlite3.connect(transactions) as connection:
+        connection.executescript(
+            """
+            create table inventory_change(id integer primary key, pid integer not null, type text not null,
+                quantity integer not null, timestamp integer not null, customer_id integer);
+            create table products(id integer primary key, name text not null, sku text not null,
+                price numeric not null, supplier_id integer);
+            create table suppliers(id integer primary key, name text not null, lead_time_days integer not null);
+            insert into suppliers values (1, 'Acme', 3);
+            insert into products values (1, 'Mug', 'SKU-1', 4.5, 1), (2, 'Cup', 'SKU-2', 3.0, 1);
+            insert into inventory_change values
+                (1, 1, 'sale', 2, 1000, 7), (2, 1, 'restock', 10, 1100, null), (3, 2, 'sale', 1, 1200, 8);
+            """
+        )
+    inventory = folder / "inventory.sqlite"
+    with sqlite3.connect(inventory) as connection:
+        connection.executescript(
+            """
+            create table inventory(pid integer primary key, quantity integer not null, updated_at integer not null);
+            insert into inventory values (1, 8, 1100), (2, 4, 1200);
+            """
+        )
+    return TransactionDatabase(f"sqlite:///{transactions}"), InventoryService(f"sqlite:///{inventory}"), transactions
+
+
+def add_change(transactions: Path, row: tuple) -> None:
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("insert into inventory_change values (?, ?, ?, ?, ?, ?)", row)
+
+
+def test_sales_and_restocks_land_by_type(tmp_path: Path) -> None:
+    source, _, _ = make_sources(tmp_path)
+    sales = landing.land_changes(source, "sale", tmp_path / "landing" / "sales")
+    restocks = landing.land_changes(source, "restock", tmp_path / "landing" / "restocks")
+    assert sales.rows == 2 and restocks.rows == 1
+    assert sales.path.name == "changes_000000000001_000000000003.parquet"
+    table = pq.read_table(sales.path)
+    assert table.column_names == ["id", "pid", "type", "quantity", "timestamp", "customer_id"]
+    assert table.column("id").to_pylist() == [1, 3]
+    assert pq.read_table(restocks.path).column("customer_id").to_pylist() == [None]
+
+
+def test_rerun_lands_nothing_and_leaves_the_files_as_they_were(tmp_path: Path) -> None:
+    source, _, _ = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "sales"
+    first = landing.land_changes(source, "sale", folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    again = landing.land_changes(source, "sale", folder)
+    assert again.path is None and again.rows == 0 and again.high_water_mark == 3
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert first.high_water_mark == 3
+
+
+def test_late_event_lands_in_the_next_file(tmp_path: Path) -> None:
+    source, _, transactions = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "sales"
+    landing.land_changes(source, "sale", folder)
+    add_change(transactions, (4, 2, "sale", 3, 900, 9))  # new id, timestamp before all others
+    late = landing.land_changes(source, "sale", folder)
+    assert late.path.name == "changes_000000000004_000000000004.parquet"
+    assert pq.read_table(late.path).column("timestamp").to_pylist() == [900]
+
+
+def test_an_empty_range_still_records_progress(tmp_path: Path) -> None:
+    source, _, transactions = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "restocks"
+    landing.land_changes(source, "restock", folder)
+    add_change(transactions, (4, 2, "sale", 3, 1300, 9))  # nothing new for restocks
+    landed = landing.land_changes(source, "restock", folder)
+    assert landed.rows == 0 and landed.high_water_mark == 4
+    assert landing.landed_high_water_mark(folder) == 4
+
+
+def test_a_crash_mid_write_leaves_no_visible_file(tmp_path: Path) -> None:
+    schema = pa.schema([("id", pa.int64())])
+
+    def failing_batches():
+        yield pa.record_batch([pa.array([1, 2])], schema=schema)
+        raise RuntimeError("killed mid-write")
+
+    target = tmp_path / "sales" / "changes_000000000001_000000000002.parquet"
+    with pytest.raises(RuntimeError):
+        landing.write_parquet_atomically(failing_batches(), schema, target)
+    assert list((tmp_path / "sales").iterdir()) == []
+
+
+def test_leftovers_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    source, _, _ = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "sales"
+    folder.mkdir(parents=True)
+    (folder / ".changes_000000000001_000000000003.parquet.123.inprogress").write_bytes(b"partial")
+    landing.land_changes(source, "sale", folder)
+    assert [p.name for p in folder.iterdir()] == ["changes_000000000001_000000000003.parquet"]
+
+
+def test_snapshot_is_stamped_with_the_read_instant_and_taken_daily(tmp_path: Path) -> None:
+    _, service, _ = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "inventory_snapshots"
+    first = landing.land_snapshot(service, folder, READ_AT, timedelta(hours=24))
+    table = pq.read_table(first.path)
+    assert first.path.name == "snapshot_20261121T120000Z.parquet"
+    assert table.column("snapshot_at").to_pylist() == [int(READ_AT.timestamp())] * 2
+    assert table.column("quantity").to_pylist() == [8, 4]
+    # Within the interval the existing snapshot is reused; after it a new one is read.
+    reused = landing.land_snapshot(service, folder, READ_AT + timedelta(hours=23), timedelta(hours=24))
+    assert reused.path is None and reused.snapshot_at == READ_AT
+    later = landing.land_snapshot(service, folder, READ_AT + timedelta(hours=24), timedelta(hours=24))
+    assert later.path is not None
+    assert landing.landed_snapshot_instants(folder) == [READ_AT, READ_AT + timedelta(hours=24)]
+
+
+def test_unchanged_catalogue_is_not_rewritten(tmp_path: Path) -> None:
+    source, _, transactions = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "products"
+    first = landing.land_catalog(source, "products", folder)
+    assert first.rows == 2 and first.path is not None
+    assert landing.land_catalog(source, "products", folder).path is None
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("insert into products values (3, 'Jug', 'SKU-3', 9.0, 1)")
+    changed = landing.land_catalog(source, "products", folder)
+    assert changed.path is not None and pq.read_table(changed.path).num_rows == 3
+
+
+def test_a_source_missing_a_column_names_table_and_column(tmp_path: Path) -> None:
+    transactions = tmp_path / "broken.sqlite"
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("create table inventory_change(id integer primary key, pid integer, type text, timestamp integer)")
+    source = TransactionDatabase(f"sqlite:///{transactions}")
+    with pytest.raises(SourceError, match=r"inventory_change.*quantity, customer_id"):
+        landing.land_changes(source, "sale", tmp_path / "landing" / "sales")
+
+
+def test_a_missing_source_file_says_what_to_do(tmp_path: Path) -> None:
+    source = TransactionDatabase(f"sqlite:///{tmp_path / 'nowhere.sqlite'}")
+    with pytest.raises(SourceError, match="stockout simulate"):
+        source.max_change_id()
+
+
+def test_unsupported_url_scheme_is_refused_clearly() -> None:
+    with pytest.raises(SourceError, match="'mysql'") as raised:
+        TransactionDatabase("mysql://user:secret@host/db").max_change_id()
+    assert "secret" not in str(raised.value)
