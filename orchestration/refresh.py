@@ -36,14 +36,13 @@ def _materialization_metadata(result: dg.ExecuteInProcessResult) -> dict[str, di
 
 
 def _first_failure(result: dg.ExecuteInProcessResult) -> str:
+    """The first failed step and its root cause, which names the file, table or test at fault."""
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
             message = error.message.strip() if error else "unknown error"
-            cause = error.cause if error else None
-            while cause is not None:  # the root cause usually names the file or test at fault
-                message += f"\n  caused by: {cause.message.strip()}"
-                cause = cause.cause
             return f"step {event.step_key} failed: {message}"
     return "the run failed before any step ran"
 

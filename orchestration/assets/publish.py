@@ -24,7 +24,7 @@ def analyst_mart(context: dg.AssetExecutionContext, refresh: RefreshConfig) -> d
         warehouse=settings.warehouse_path,
         mart_dir=settings.mart_dir,
         as_of=as_of,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         retention=timedelta(hours=settings.mart_retention_hours),
         current_time=now(),
     )

@@ -1,0 +1,215 @@
+"""Differential tests: the published mart against an independent reference model (DESIGN §4).
+
+Each case simulates a small shop into the source systems, runs a real refresh (land, dbt,
+checks, publish) through the CLI in a separate process, then recomputes every measure with
+tests/reference_model.py straight from the SQLite sources and the landed inventory snapshot,
+and compares product by product.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.reference_model import compute_reference, load_landed_snapshots, load_sources
+
+SIM_END = "2026-11-21T12:00:00Z"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    products: int
+    sales_per_day: int
+    days: int
+    seed: int
+    as_of: str                      # the refresh instant T
+    now: str = SIM_END              # STOCKOUT_NOW: the instant stamped on the snapshot
+    model: dict[str, float] = field(default_factory=dict)  # reference kwargs
+
+
+CASES = [
+    # as_of = snapshot instant: on_hand is the snapshot itself, slices reconstructed backwards.
+    Case("small-at-snapshot", products=60, sales_per_day=30, days=35, seed=7, as_of=SIM_END),
+    # as_of 2.5 days before the snapshot: on_hand itself is reconstructed backwards.
+    Case("wide-before-snapshot", products=300, sales_per_day=400, days=45, seed=11,
+         as_of="2026-11-19T00:00:00Z"),
+    # an instant off any hour boundary, a few hours before the snapshot.
+    Case("medium-odd-instant", products=150, sales_per_day=120, days=40, seed=23,
+         as_of="2026-11-21T07:13:29Z"),
+    # non-default model settings, passed through the CLI; as_of 6 days before the snapshot.
+    # This shop has a product out of stock all week (velocity_7d NULL -> velocity_28d).
+    Case("settings", products=200, sales_per_day=300, days=40, seed=2, as_of="2026-11-15T12:00:00Z",
+         model={"horizon": 10, "threshold": 2, "reorder_factor": 2.0, "service_level": 0.9,
+                "smoothing_factor": 0.5}),
+]
+
+CLI_FLAGS = {
+    "horizon": "--horizon-days", "threshold": "--threshold", "reorder_factor": "--reorder-factor",
+    "service_level": "--service-level", "smoothing_factor": "--smoothing-factor",
+}
+
+FLOAT_COLUMNS = [
+    "on_hand", "units_sold_7d", "units_restocked_7d", "in_stock_days_7d", "velocity_7d",
+    "velocity_28d", "velocity_ewma", "net_velocity_7d", "demand_rate", "trend",
+    "days_to_stockout", "safety_stock", "suggested_reorder_qty", "risk_rank",
+]
+EXACT_COLUMNS = ["is_at_risk", "stock_status", "reorder_recommended", "projected_stockout_date"]
+PROBABILITY_TOLERANCE = 0.01
+REL_TOL = ABS_TOL = 1e-9
+# The warehouse computes the safety-stock z with Acklam's rational approximation of the
+# inverse normal CDF (dbt macro inverse_normal_cdf, relative error < 1.2e-9), the reference
+# with scipy's exact norm.ppf: safety_stock may differ by that relative error, no more.
+SAFETY_STOCK_REL_TOL = 2e-9
+
+
+def _epoch(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
+def _run(args: list[str], env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "orchestration.cli", *args], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, (
+        f"stockout {' '.join(args)} failed ({result.returncode}):\n"
+        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
+
+
+@dataclass
+class Outcome:
+    case: Case
+    published: pd.DataFrame   # days_to_stockout, indexed by product_id
+    at_risk: pd.DataFrame     # at_risk_in_a_week, indexed by product_id
+    reference: pd.DataFrame   # reference model, indexed by product_id
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
+def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    case: Case = request.param
+    data_dir = tmp_path_factory.mktemp(case.name) / "data"
+    home = data_dir / "dagster_home"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("STOCKOUT_TRANSACTIONS_URL", "STOCKOUT_INVENTORY_URL")}
+    env.update(STOCKOUT_DATA_DIR=str(data_dir), STOCKOUT_NOW=case.now, DAGSTER_HOME=str(home))
+
+    _run(["simulate", "--end", SIM_END, "--products", str(case.products),
+          "--sales-per-day", str(case.sales_per_day), "--days", str(case.days),
+          "--seed", str(case.seed)], env)
+    refresh = ["refresh", "--as-of", case.as_of]
+    for key, value in case.model.items():
+        refresh += [CLI_FLAGS[key], str(value)]
+    _run(refresh, env)
+
+    with duckdb.connect(str(data_dir / "mart" / "analytics.duckdb"), read_only=True) as conn:
+        published = conn.execute("select * from days_to_stockout").df()
+        at_risk = conn.execute("select * from at_risk_in_a_week").df()
+
+    changes, products, suppliers, _inventory = load_sources(data_dir)
+    snapshots = load_landed_snapshots(data_dir)
+    assert [at for at, _ in snapshots] == [_epoch(case.now)], "expected exactly one snapshot, taken at 'now'"
+    reference = compute_reference(changes, products, suppliers, snapshots, _epoch(case.as_of), **case.model)
+
+    return Outcome(case, published.set_index("product_id", drop=False),
+                   at_risk.set_index("product_id", drop=False),
+                   reference.set_index("product_id", drop=False))
+
+
+# --------------------------------------------------------------------------- comparison
+
+def _is_null(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_date(value: object) -> date | None:
+    if _is_null(value):
+        return None
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.date()
+    return value  # already a date
+
+
+def _close(a: object, b: object, rel: float, abs_: float) -> bool:
+    if _is_null(a) or _is_null(b):
+        return _is_null(a) and _is_null(b)
+    return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=abs_)
+
+
+def _same(column: str, a: object, b: object) -> bool:
+    if column == "stockout_probability_7d":
+        return _close(a, b, 0.0, PROBABILITY_TOLERANCE)
+    if column == "safety_stock":
+        return _close(a, b, SAFETY_STOCK_REL_TOL, ABS_TOL)
+    if column in FLOAT_COLUMNS:
+        return _close(a, b, REL_TOL, ABS_TOL)
+    if column == "projected_stockout_date":
+        return _as_date(a) == _as_date(b)
+    if _is_null(a) or _is_null(b):
+        return _is_null(a) and _is_null(b)
+    if column in ("is_at_risk", "reorder_recommended"):
+        return bool(a) == bool(b)
+    return a == b
+
+
+def _mismatches(published: pd.DataFrame, reference: pd.DataFrame, columns: list[str]) -> list[str]:
+    problems = []
+    for pid in reference.index:
+        if pid not in published.index:
+            problems.append(f"product {pid}: missing from the published relation")
+            continue
+        got, want = published.loc[pid], reference.loc[pid]
+        for column in columns:
+            if not _same(column, got[column], want[column]):
+                problems.append(f"product {pid}: {column} published={got[column]!r} reference={want[column]!r}")
+    return problems
+
+
+def _report(case: Case, relation: str, problems: list[str]) -> str:
+    shown = "\n  ".join(problems[:60])
+    more = f"\n  ... and {len(problems) - 60} more" if len(problems) > 60 else ""
+    return f"{case.name}: {len(problems)} mismatches in {relation} against the reference:\n  {shown}{more}"
+
+
+COMPARED = FLOAT_COLUMNS + ["stockout_probability_7d"] + EXACT_COLUMNS
+
+
+def test_days_to_stockout_matches_reference_for_every_product(outcome: Outcome) -> None:
+    published, reference = outcome.published, outcome.reference
+    assert published.index.is_unique
+    extra = sorted(set(published.index) - set(reference.index))
+    problems = [f"product {pid}: published but not in the catalogue" for pid in extra]
+    problems += _mismatches(published, reference, COMPARED)
+    as_of = pd.Timestamp(outcome.case.as_of).tz_localize(None)
+    if not (pd.to_datetime(published["as_of"]) == as_of).all():
+        problems.append(f"as_of column is not {as_of} everywhere: {published['as_of'].unique()!r}")
+    assert not problems, _report(outcome.case, "days_to_stockout", problems)
+
+
+def test_at_risk_in_a_week_matches_reference(outcome: Outcome) -> None:
+    at_risk, reference = outcome.at_risk, outcome.reference
+    expected = reference[reference["is_at_risk"]]
+    assert len(expected) > 0, "the case should have at-risk products to compare"
+    missing = sorted(set(expected.index) - set(at_risk.index))
+    unexpected = sorted(set(at_risk.index) - set(expected.index))
+    problems = [f"product {pid}: at risk per reference, absent from at_risk_in_a_week "
+                f"(on_hand={expected.loc[pid, 'on_hand']}, demand_rate={expected.loc[pid, 'demand_rate']})"
+                for pid in missing]
+    problems += [f"product {pid}: in at_risk_in_a_week but not at risk per reference "
+                 f"(on_hand={reference.loc[pid, 'on_hand'] if pid in reference.index else '?'}, "
+                 f"demand_rate={reference.loc[pid, 'demand_rate'] if pid in reference.index else '?'})"
+                 for pid in unexpected]
+    shared = [c for c in COMPARED if c in at_risk.columns]
+    problems += _mismatches(at_risk, expected.loc[[p for p in expected.index if p in at_risk.index]], shared)
+    assert sorted(at_risk["risk_rank"].tolist()) == list(range(1, len(at_risk) + 1)), "ranks are not 1..n"
+    assert not problems, _report(outcome.case, "at_risk_in_a_week", problems)

@@ -1,0 +1,80 @@
+"""Publishing: versions, the atomic swap of analytics.duckdb, retention."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import publish
+
+AS_OF = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    """A stand-in warehouse with the published relations in the marts schema."""
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create schema marts")
+        for relation in publish.PUBLISHED_RELATIONS:
+            connection.execute(f"create table marts.{relation} as select 1 as product_id, 'v1' as label")
+    return path
+
+
+def set_label(warehouse: Path, label: str) -> None:
+    with duckdb.connect(str(warehouse)) as connection:
+        for relation in publish.PUBLISHED_RELATIONS:
+            connection.execute(f"update marts.{relation} set label = ?", [label])
+
+
+def read_label(mart_dir: Path) -> str:
+    with duckdb.connect(str(mart_dir / "analytics.duckdb"), read_only=True) as connection:
+        return connection.execute("select label from at_risk_in_a_week").fetchone()[0]
+
+
+def test_publish_writes_a_version_and_views_over_it(warehouse: Path, tmp_path: Path) -> None:
+    mart = tmp_path / "mart"
+    published = publish.publish(warehouse, mart, AS_OF, "abcdef123456", timedelta(hours=24), AS_OF)
+    assert published.version == "20261121T120000Z_abcdef12"
+    assert sorted(p.name for p in published.folder.iterdir()) == sorted(
+        f"{name}.parquet" for name in publish.PUBLISHED_RELATIONS
+    )
+    assert published.row_counts == {name: 1 for name in publish.PUBLISHED_RELATIONS}
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        kinds = dict(connection.execute("select table_name, table_type from information_schema.tables").fetchall())
+        versions = connection.execute("select version, is_current from mart_versions").fetchall()
+    assert set(kinds) == {*publish.PUBLISHED_RELATIONS, "mart_versions", "mart_published"}
+    assert set(kinds.values()) == {"VIEW"}  # views only: the data lives in the versioned Parquet
+    assert versions == [("20261121T120000Z_abcdef12", True)]
+    assert not [p for p in mart.rglob(".*")]  # no leftovers
+
+
+def test_an_open_reader_keeps_its_version_across_a_publish(warehouse: Path, tmp_path: Path) -> None:
+    mart = tmp_path / "mart"
+    publish.publish(warehouse, mart, AS_OF, "run00001", timedelta(hours=24), AS_OF)
+    reader = duckdb.connect(str(mart / "analytics.duckdb"), read_only=True)
+    set_label(warehouse, "v2")
+    publish.publish(warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24), AS_OF)
+    assert reader.execute("select label from at_risk_in_a_week").fetchone()[0] == "v1"
+    reader.close()
+    assert read_label(mart) == "v2"
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        versions = connection.execute("select version, is_current from mart_versions order by as_of").fetchall()
+    assert versions == [("20261121T120000Z_run00001", False), ("20261121T130000Z_run00002", True)]
+
+
+def test_versions_older_than_the_retention_are_removed(warehouse: Path, tmp_path: Path) -> None:
+    mart = tmp_path / "mart"
+    old = publish.publish(warehouse, mart, AS_OF, "run00001", timedelta(hours=24), AS_OF)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old.folder, (two_days_ago, two_days_ago))
+    new = publish.publish(warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24),
+                          datetime.now(timezone.utc))
+    assert not old.folder.exists() and new.folder.exists()
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute("select version from mart_versions").fetchall() == [(new.version,)]

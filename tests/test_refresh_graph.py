@@ -1,0 +1,83 @@
+"""The whole asset graph materialized for a fixed instant on a small simulated shop."""
+
+from __future__ import annotations
+
+import duckdb
+import dagster as dg
+import pytest
+
+from orchestration.definitions import defs
+from orchestration.schedules import refresh_run_config
+from orchestration.settings import load_settings
+
+AS_OF = "2026-11-21T12:00:00Z"
+
+
+def run_refresh_job(instance: dg.DagsterInstance, as_of: str = AS_OF, **settings: float) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("refresh").execute_in_process(
+        run_config=refresh_run_config(as_of, **settings), instance=instance, raise_on_error=False
+    )
+
+
+@pytest.fixture
+def instance(small_shop) -> dg.DagsterInstance:
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def test_whole_graph_materializes_and_publishes(instance: dg.DagsterInstance) -> None:
+    result = run_refresh_job(instance)
+    assert result.success
+    materialized = {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+    assert {"sales", "restocks", "inventory_snapshots", "at_risk_in_a_week", "analyst_mart"} <= materialized
+
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(check.passed for check in checks)
+    assert any(check.asset_key == dg.AssetKey("at_risk_in_a_week") for check in checks)
+
+    with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+        (products, at_risk_flagged) = mart.execute(
+            "select count(*), count(*) filter (where is_at_risk) from days_to_stockout"
+        ).fetchone()
+        at_risk = mart.execute("select product_id, risk_rank, as_of, days_to_stockout from at_risk_in_a_week").fetchall()
+    assert products == 60
+    assert len(at_risk) == at_risk_flagged > 0
+    assert sorted(rank for _, rank, _, _ in at_risk) == list(range(1, len(at_risk) + 1))
+    assert {str(as_of) for _, _, as_of, _ in at_risk} == {"2026-11-21 12:00:00"}
+    assert all(days <= 7 for _, _, _, days in at_risk)
+
+
+def test_same_instant_twice_publishes_the_same_rows(instance: dg.DagsterInstance) -> None:
+    def published_rows() -> list[tuple]:
+        with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+            return mart.execute("select * from days_to_stockout order by product_id").fetchall()
+
+    assert run_refresh_job(instance).success
+    first = published_rows()
+    assert run_refresh_job(instance).success
+    assert published_rows() == first
+
+
+def test_model_settings_reach_dbt(instance: dg.DagsterInstance) -> None:
+    assert run_refresh_job(instance, horizon_days=28).success
+    with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+        (longest,) = mart.execute("select max(days_to_stockout) from at_risk_in_a_week").fetchone()
+        (at_risk_28,) = mart.execute("select count(*) from at_risk_in_a_week").fetchone()
+    assert run_refresh_job(instance).success
+    with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+        (at_risk_7,) = mart.execute("select count(*) from at_risk_in_a_week").fetchone()
+    assert longest > 7
+    assert at_risk_28 > at_risk_7
+
+
+def test_failing_source_stops_before_publish(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_refresh_job(instance).success
+    mart = load_settings().mart_database
+    before = mart.read_bytes()
+    (load_settings().data_dir / "sources" / "inventory.sqlite").unlink()
+    # A day later a new snapshot is due, and the inventory service is gone.
+    monkeypatch.setenv("STOCKOUT_NOW", "2026-11-22T12:00:00Z")
+    result = run_refresh_job(instance, as_of="2026-11-22T12:00:00Z")
+    assert not result.success
+    assert mart.read_bytes() == before
+    assert "analyst_mart" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
