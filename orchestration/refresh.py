@@ -6,6 +6,7 @@ shows in the Dagster UI like a scheduled one.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.schedules import REFRESH_JOB_NAME, refresh_run_config
-from orchestration.settings import format_instant, now, parse_instant
+from orchestration.settings import format_instant, load_settings, now, parse_instant
 
 
 @dataclass
@@ -47,13 +48,26 @@ def _first_failure(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed before any step ran"
 
 
-def run_refresh(as_of: str | None = None, model_settings: Mapping[str, float | None] | None = None) -> RefreshOutcome:
-    from orchestration.definitions import defs
-
+def run_refresh(
+    as_of: str | None = None,
+    model_settings: Mapping[str, float | None] | None = None,
+    verbose: bool = False,
+) -> RefreshOutcome:
+    """Run the refresh job for `as_of` (default: now). Unless `verbose`, Dagster's and dbt's
+    logs go to data/logs/ instead of the terminal, and the outcome's summary says where."""
     instant = parse_instant(as_of) if as_of else now()
     started = time.monotonic()
-    job = defs.resolve_job_def(REFRESH_JOB_NAME)
-    with dg.DagsterInstance.get() as instance:
+    log_path = load_settings().data_dir / "logs" / f"refresh_{instant.strftime('%Y%m%dT%H%M%SZ')}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        if not verbose:
+            log_file = stack.enter_context(open(log_path, "w", encoding="utf-8"))
+            stack.enter_context(contextlib.redirect_stdout(log_file))
+            stack.enter_context(contextlib.redirect_stderr(log_file))
+        from orchestration.definitions import defs
+
+        job = defs.resolve_job_def(REFRESH_JOB_NAME)
+        instance = stack.enter_context(dg.DagsterInstance.get())
         result = job.execute_in_process(
             run_config=refresh_run_config(format_instant(instant), **(model_settings or {})),
             instance=instance,
@@ -64,6 +78,8 @@ def run_refresh(as_of: str | None = None, model_settings: Mapping[str, float | N
     metadata = _materialization_metadata(result)
     if not result.success:
         summary = f"refresh as_of={format_instant(instant)} FAILED after {elapsed:.1f}s: {_first_failure(result)}"
+        if not verbose:
+            summary += f"\n  full log: {log_path}"
         return RefreshOutcome(False, summary, result.run_id, metadata)
     sales = metadata.get("sales", {}).get("new_rows", 0)
     restocks = metadata.get("restocks", {}).get("new_rows", 0)
