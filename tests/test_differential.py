@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ class Case:
     as_of: str                      # the refresh instant T
     now: str = SIM_END              # STOCKOUT_NOW: the instant stamped on the snapshot
     model: dict[str, float] = field(default_factory=dict)  # reference kwargs
+    edges: bool = False             # add hand-placed edge-case events to the simulated shop
 
 
 CASES = [
@@ -43,9 +45,11 @@ CASES = [
     # as_of 2.5 days before the snapshot: on_hand itself is reconstructed backwards.
     Case("wide-before-snapshot", products=300, sales_per_day=400, days=45, seed=11,
          as_of="2026-11-19T00:00:00Z"),
-    # an instant off any hour boundary, a few hours before the snapshot.
-    Case("medium-odd-instant", products=150, sales_per_day=120, days=40, seed=23,
-         as_of="2026-11-21T07:13:29Z"),
+    # an instant off any hour boundary, a few hours before the snapshot, with hand-placed
+    # events on every slice boundary, at the snapshot instant, stock driven negative, and
+    # invalid rows (see _inject_edge_events).
+    Case("medium-odd-instant-edges", products=150, sales_per_day=120, days=40, seed=23,
+         as_of="2026-11-21T07:13:29Z", edges=True),
     # non-default model settings, passed through the CLI; as_of 6 days before the snapshot.
     # This shop has a product out of stock all week (velocity_7d NULL -> velocity_28d).
     Case("settings", products=200, sales_per_day=300, days=40, seed=2, as_of="2026-11-15T12:00:00Z",
@@ -85,6 +89,48 @@ def _run(args: list[str], env: dict[str, str]) -> None:
     )
 
 
+def _inject_edge_events(transactions: Path, as_of: int, snapshot_at: int) -> None:
+    """Append events a simulated shop almost never produces: movements exactly on the day
+    slice boundaries T - k days (k = 0..28), at the snapshot instant, big restocks that make
+    the reconstructed stock negative (out-of-stock slices, on_hand <= 0 at T, a product out
+    of stock all week), and rows that must be ignored (bad type, non-positive quantity,
+    unknown product). The inventory snapshot is left as simulated: it is the truth at its
+    instant and everything else is reconstructed from it."""
+    day = 86_400
+    with sqlite3.connect(transactions) as conn:
+        next_id = conn.execute("select max(id) from inventory_change").fetchone()[0] + 1
+        pids = [r[0] for r in conn.execute("select id from products order by id")]
+
+        def sold_between(lo: int, hi: int) -> dict[int, int]:
+            return dict(conn.execute(
+                "select pid, sum(quantity) from inventory_change where type = 'sale' "
+                "and timestamp > ? and timestamp <= ? group by pid", (lo, hi)).fetchall())
+
+        sold_7d, sold_28d = sold_between(as_of - 7 * day, as_of), sold_between(as_of - 28 * day, as_of)
+        quiet_week = [p for p in pids if p not in sold_7d and p in sold_28d]
+        quiet_month = [p for p in pids if p not in sold_28d]
+        rows: list[tuple[int, str, int, int]] = []  # (pid, type, quantity, timestamp)
+        for k in range(29):  # sale on every slice boundary, on a few products
+            rows.append((pids[k % 10], "sale", 1 + k % 3, as_of - k * day))
+        rows += [(pids[0], "restock", 5, as_of - 7 * day), (pids[1], "restock", 4, as_of),
+                 (pids[2], "sale", 2, snapshot_at), (pids[3], "restock", 3, snapshot_at),
+                 (pids[4], "sale", 1, as_of + 1), (pids[5], "sale", 2, snapshot_at + 1)]
+        rows += [(pids[11], "restock", 1_000, as_of + 60),              # on_hand(T) < 0
+                 (pids[12], "restock", 1_000, as_of - 3 * day - 7_200),  # slices 4..27 out of stock
+                 (pids[13], "restock", 1_000, as_of - 8 * day)]          # only the 28d window hit
+        for p in (quiet_week[:2] + quiet_month[:2]):  # out of stock at every slice start
+            rows.append((p, "restock", 10_000, as_of - 1))
+        bad = [(pids[20], "return", 5, as_of - day), (pids[20], "sale", 0, as_of - day),
+               (pids[21], "sale", -4, as_of - 2 * day), (pids[21], "restock", -50, as_of - 2 * day),
+               (999_999_999, "sale", 3, as_of - day)]
+        conn.executemany(
+            "insert into inventory_change(id, pid, type, quantity, timestamp, customer_id) "
+            "values (?, ?, ?, ?, ?, ?)",
+            [(next_id + i, pid, kind, qty, ts, 1 if kind == "sale" else None)
+             for i, (pid, kind, qty, ts) in enumerate(rows + bad)],
+        )
+
+
 @dataclass
 class Outcome:
     case: Case
@@ -107,6 +153,8 @@ def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     _run(["simulate", "--end", SIM_END, "--products", str(case.products),
           "--sales-per-day", str(case.sales_per_day), "--days", str(case.days),
           "--seed", str(case.seed)], env)
+    if case.edges:
+        _inject_edge_events(data_dir / "sources" / "transactions.sqlite", _epoch(case.as_of), _epoch(case.now))
     refresh = ["refresh", "--as-of", case.as_of]
     for key, value in case.model.items():
         refresh += [CLI_FLAGS[key], str(value)]
