@@ -48,6 +48,10 @@ select
         cast(units_sold_7d as double) / nullif(in_stock_days_7d, 0),
         cast(units_sold_28d as double) / nullif(in_stock_days_28d, 0)
     ) as demand_rate,
+    -- demand_rate as the exact fraction demand_units / demand_days, so that the at-risk test
+    -- can be made in integers (no rounding at exactly the horizon).
+    case when in_stock_days_7d > 0 then units_sold_7d else units_sold_28d end as demand_units,
+    case when in_stock_days_7d > 0 then in_stock_days_7d else nullif(in_stock_days_28d, 0) end as demand_days,
     daily_sales_mean_28d,
     daily_sales_variance_28d,
     daily_sales_stddev_28d

@@ -45,9 +45,12 @@ measured as (
             when stock_now.on_hand <= 0 then 0.0
             else stock_now.on_hand / demand.demand_rate
         end as days_to_stockout,
+        -- on_hand - horizon * units / days <= threshold, multiplied out by days (> 0) so
+        -- that a product exactly at the horizon is at risk whatever the float rounding.
         coalesce(
             demand.demand_rate > 0
-            and stock_now.on_hand - {{ horizon }} * demand.demand_rate <= {{ threshold }},
+            and (stock_now.on_hand - {{ threshold }}) * demand.demand_days
+                <= {{ horizon }} * demand.demand_units,
             false
         ) as is_at_risk,
         probabilities.stockout_probability_7d,
