@@ -25,6 +25,10 @@ PUBLISHED_RELATIONS = (
     "days_to_stockout",
     "product_velocity",
     "daily_product_movements",
+    "inventory_reconciliation",
+    "stock_events",
+    "at_risk_changes",
+    "at_risk_history",
 )
 MARTS_SCHEMA = "marts"
 VERSIONS_FOLDER = "versions"

@@ -27,8 +27,19 @@ INTERMEDIATE = {
     "int_product_day_slices_aggregated",
     "int_product_demand_summarized",
     "int_stockout_probabilities_computed",
+    "int_inventory_snapshots_reconciled",
 }
-MARTS = {"daily_product_movements", "product_velocity", "days_to_stockout", "at_risk_in_a_week"}
+PUBLISHED = {
+    "daily_product_movements",
+    "product_velocity",
+    "days_to_stockout",
+    "at_risk_in_a_week",
+    "inventory_reconciliation",
+    "stock_events",
+    "at_risk_changes",
+    "at_risk_history",
+}
+MARTS = PUBLISHED | {"refresh_log"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +64,7 @@ def test_dbt_sources_hang_off_the_landing_assets(asset_graph) -> None:
 
 
 def test_publish_waits_for_every_published_mart(asset_graph) -> None:
-    assert asset_graph.get(dg.AssetKey("analyst_mart")).parent_keys == keys(MARTS)
+    assert asset_graph.get(dg.AssetKey("analyst_mart")).parent_keys == keys(PUBLISHED)
     assert asset_graph.get(dg.AssetKey("at_risk_in_a_week")).parent_keys == {dg.AssetKey("days_to_stockout")}
 
 
@@ -94,8 +105,8 @@ def test_dbt_arguments_are_built_from_the_refresh() -> None:
     as_of = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
     assert dbt_vars(as_of, {}) == {"as_of": "2026-11-21T09:30:00Z"}
     args = dbt_build_args(as_of, {"horizon_days": 14})
-    assert args[:2] == ["build", "--vars"]
-    assert json.loads(args[2]) == {"as_of": "2026-11-21T09:30:00Z", "horizon_days": 14}
+    assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
+    assert json.loads(args[4]) == {"as_of": "2026-11-21T09:30:00Z", "horizon_days": 14}
 
 
 def test_run_config_leaves_unset_settings_to_dbt() -> None:

@@ -14,10 +14,21 @@ from orchestration.resources import RefreshConfig
 from orchestration.settings import DBT_PROJECT_DIR, format_instant, load_settings
 
 
+def _manifest_is_stale(project: DbtProject) -> bool:
+    if not project.manifest_path.exists():
+        return True
+    parsed_at = project.manifest_path.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests"):
+        sources.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+    return any(path.is_file() and path.stat().st_mtime > parsed_at for path in sources)
+
+
 def load_dbt_project() -> DbtProject:
-    """The dbt project, with its manifest parsed when missing (or when `dagster dev` runs)."""
+    """The dbt project, with its manifest (re-)parsed when missing or older than the project's
+    files, so an edited model never runs against a stale asset graph."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
-    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
+    if project.preparer.using_dagster_dev() or _manifest_is_stale(project):
         project.preparer.prepare(project)
     return project
 
@@ -41,9 +52,14 @@ def dbt_vars(as_of: datetime, model_settings: Mapping[str, Any]) -> dict[str, An
 
 
 def dbt_build_args(as_of: datetime, model_settings: Mapping[str, Any]) -> list[str]:
-    """`dbt build` for one refresh: models and their tests together, so a failing test stops
-    everything downstream of it."""
-    return ["build", "--vars", json.dumps(dbt_vars(as_of, model_settings), sort_keys=True)]
+    """`dbt build` for one refresh: models and their data tests together, so a failing test
+    stops everything downstream of it. Unit tests check the SQL, not the data: the test
+    suite runs them, not every refresh."""
+    return [
+        "build",
+        "--exclude-resource-type", "unit_test",
+        "--vars", json.dumps(dbt_vars(as_of, model_settings), sort_keys=True),
+    ]
 
 
 def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:

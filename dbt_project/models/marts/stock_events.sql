@@ -1,0 +1,82 @@
+-- When, in the 28 days up to T, each product went out of stock, came back in stock, or fell
+-- below its reorder point. Stock is followed second by second from on_hand at T - 28 days
+-- through the net movements of each second, with each snapshot's shrinkage applied at the
+-- instant it was read (so it agrees with on_hand as DESIGN.md §4 defines it). The reorder
+-- point is the current demand over the reorder horizon: demand_rate x lead_time_days x
+-- reorder factor (below it, reorder_recommended holds).
+{% set window_start = as_of_epoch() - 28 * 86400 %}
+{% set reorder_factor = var('reorder_factor') | float %}
+
+with start_stock as (
+    select product_id, on_hand
+    from {{ ref('int_stock_levels_reconstructed') }}
+    where at_epoch = {{ window_start }}
+),
+
+changes as (
+    select product_id, occurred_at_epoch as at_epoch, signed_quantity as stock_change
+    from {{ ref('int_inventory_movements_unioned') }}
+    where occurred_at_epoch > {{ window_start }}
+      and occurred_at_epoch <= {{ as_of_epoch() }}
+    union all
+    select product_id, snapshot_at_epoch, shrinkage
+    from {{ ref('int_inventory_snapshots_reconciled') }}
+    where shrinkage <> 0
+),
+
+per_second as (
+    select product_id, at_epoch, sum(stock_change) as stock_change
+    from changes
+    group by product_id, at_epoch
+),
+
+transitions as (
+    select
+        per_second.product_id,
+        per_second.at_epoch,
+        start_stock.on_hand + sum(per_second.stock_change) over (
+            partition by per_second.product_id
+            order by per_second.at_epoch
+            rows between unbounded preceding and current row
+        ) - per_second.stock_change as on_hand_before,
+        start_stock.on_hand + sum(per_second.stock_change) over (
+            partition by per_second.product_id
+            order by per_second.at_epoch
+            rows between unbounded preceding and current row
+        ) as on_hand_after
+    from per_second
+    inner join start_stock on start_stock.product_id = per_second.product_id
+),
+
+with_reorder_point as (
+    select
+        transitions.*,
+        demand.demand_rate * products.lead_time_days * {{ reorder_factor }} as reorder_point
+    from transitions
+    inner join {{ ref('int_products_enriched') }} as products
+        on products.product_id = transitions.product_id
+    left join {{ ref('int_product_demand_summarized') }} as demand
+        on demand.product_id = transitions.product_id
+),
+
+events as (
+    select *, 'out_of_stock' as event_type from with_reorder_point
+    where on_hand_before > 0 and on_hand_after <= 0
+    union all
+    select *, 'back_in_stock' as event_type from with_reorder_point
+    where on_hand_before <= 0 and on_hand_after > 0
+    union all
+    select *, 'below_reorder_point' as event_type from with_reorder_point
+    where reorder_point > 0 and on_hand_before >= reorder_point and on_hand_after < reorder_point
+)
+
+select
+    {{ as_of_timestamp() }} as as_of,
+    product_id,
+    cast({{ epoch_to_timestamp('at_epoch') }} as date) as event_date,
+    {{ epoch_to_timestamp('at_epoch') }} as event_at,
+    event_type,
+    on_hand_before,
+    on_hand_after,
+    reorder_point
+from events
