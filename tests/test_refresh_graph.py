@@ -81,3 +81,40 @@ def test_failing_source_stops_before_publish(instance: dg.DagsterInstance, monke
     assert not result.success
     assert mart.read_bytes() == before
     assert "analyst_mart" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def test_every_published_column_is_documented(instance: dg.DagsterInstance) -> None:
+    import json
+
+    from orchestration.assets.transform import load_dbt_project
+    from orchestration.publish import PUBLISHED_RELATIONS
+
+    assert run_refresh_job(instance).success
+    manifest = json.loads(load_dbt_project().manifest_path.read_text())
+    documented = {
+        node["name"]: {name: column["description"] for name, column in node["columns"].items()}
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+    with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+        for relation in PUBLISHED_RELATIONS:
+            columns = [row[0] for row in mart.execute(f"describe {relation}").fetchall()]
+            assert set(columns) == set(documented[relation]), relation
+            assert all(documented[relation][name].strip() for name in columns), relation
+
+
+DESIGN_AT_RISK_COLUMNS = [
+    "as_of", "product_id", "product_name", "sku", "supplier_name", "lead_time_days", "stock_status",
+    "on_hand", "units_sold_7d", "in_stock_days_7d", "velocity_7d", "velocity_28d", "demand_rate", "trend",
+    "days_to_stockout", "projected_stockout_date", "stockout_probability_7d", "reorder_recommended",
+    "suggested_reorder_qty", "risk_rank",
+]
+
+
+def test_at_risk_table_has_exactly_the_design_columns(instance: dg.DagsterInstance) -> None:
+    assert run_refresh_job(instance).success
+    with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+        at_risk = [row[0] for row in mart.execute("describe at_risk_in_a_week").fetchall()]
+        every_product = {row[0] for row in mart.execute("describe days_to_stockout").fetchall()}
+    assert at_risk == DESIGN_AT_RISK_COLUMNS
+    assert set(DESIGN_AT_RISK_COLUMNS) <= every_product
