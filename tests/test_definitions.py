@@ -23,7 +23,8 @@ STAGING = {
 INTERMEDIATE = {
     "int_inventory_movements_unioned",
     "int_products_enriched",
-    "int_stock_levels_reconstructed",
+    "int_stock_on_hand_computed",
+    "int_stock_changes_sliced",
     "int_product_day_slices_aggregated",
     "int_product_demand_summarized",
     "int_stockout_probabilities_computed",

@@ -1,5 +1,7 @@
 -- Per product, the windowed sums and velocities of DESIGN.md §4 over the day slices, for
 -- every product (the velocity mart keeps the ones that sold; the risk marts need them all).
+-- Products with no stock change in 28 days have no slice rows: their stock was on_hand(T)
+-- throughout, so every slice was in stock when that is > 0 and none otherwise, with no sales.
 {% set alpha = var('smoothing_factor') | float %}
 {% if alpha <= 0 or alpha > 1 %}
     {{ exceptions.raise_compiler_error("dbt var smoothing_factor must be in (0, 1], got " ~ alpha) }}
@@ -23,11 +25,30 @@ summed as (
         sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) * units_sold end)
             / nullif(sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) end), 0)
             as velocity_ewma,
+        sum(units_sold * units_sold) as units_sold_squares_28d,
         avg(cast(units_sold as double)) as daily_sales_mean_28d,
         var_samp(cast(units_sold as double)) as daily_sales_variance_28d,
         stddev_samp(cast(units_sold as double)) as daily_sales_stddev_28d
     from slices
     group by product_id
+
+    union all
+
+    select
+        stock.product_id,
+        0 as units_sold_7d,
+        0 as units_restocked_7d,
+        0 as units_sold_28d,
+        0 as units_restocked_28d,
+        case when stock.on_hand > 0 then 7 else 0 end as in_stock_days_7d,
+        case when stock.on_hand > 0 then 28 else 0 end as in_stock_days_28d,
+        case when stock.on_hand > 0 then 0.0 end as velocity_ewma,
+        0 as units_sold_squares_28d,
+        0.0 as daily_sales_mean_28d,
+        0.0 as daily_sales_variance_28d,
+        0.0 as daily_sales_stddev_28d
+    from {{ ref('int_stock_on_hand_computed') }} as stock
+    where not exists (select 1 from slices where slices.product_id = stock.product_id)
 )
 
 select
@@ -54,5 +75,9 @@ select
     case when in_stock_days_7d > 0 then in_stock_days_7d else nullif(in_stock_days_28d, 0) end as demand_days,
     daily_sales_mean_28d,
     daily_sales_variance_28d,
-    daily_sales_stddev_28d
+    daily_sales_stddev_28d,
+    -- sample variance > mean over the 28 slices, decided in integers (28 * sum of squares -
+    -- sum^2 > 27 * sum) so that a variance equal to the mean is never over-dispersed by rounding
+    coalesce(28 * units_sold_squares_28d - units_sold_28d * units_sold_28d > 27 * units_sold_28d, false)
+        as is_over_dispersed
 from summed

@@ -13,21 +13,23 @@ with inputs as (
         stock.on_hand - {{ threshold }} as units_to_stockout,
         {{ horizon }} * demand.demand_rate as expected_demand,
         case
-            when demand.daily_sales_mean_28d > 0
-                and demand.daily_sales_variance_28d > demand.daily_sales_mean_28d
+            when demand.is_over_dispersed
             then demand.daily_sales_variance_28d / demand.daily_sales_mean_28d
             else 1.0
         end as dispersion_ratio
     from {{ ref('int_product_demand_summarized') }} as demand
-    inner join {{ ref('int_stock_levels_reconstructed') }} as stock
+    inner join {{ ref('int_stock_on_hand_computed') }} as stock
         on stock.product_id = demand.product_id
-        and stock.at_epoch = {{ as_of_epoch() }}
 ),
 
 shaped as (
     select
         *,
         case when dispersion_ratio > 1 then 'negative_binomial' else 'poisson' end as demand_distribution,
+        -- A negative binomial this close to Poisson (r > 1e8) is computed as Poisson: the
+        -- difference is far below 0.01, and ln Γ of such sizes loses the precision needed.
+        case when dispersion_ratio > 1 and expected_demand / (dispersion_ratio - 1) <= 1e8
+            then 'negative_binomial' else 'poisson' end as pmf_family,
         sqrt(expected_demand * dispersion_ratio) as demand_stddev,
         -- negative binomial: success probability p = 1 / ratio, size r = mean / (ratio - 1)
         1.0 / dispersion_ratio as nb_p,
@@ -48,7 +50,7 @@ needs_sum as (
 terms as (
     select
         product_id,
-        demand_distribution,
+        pmf_family,
         expected_demand,
         nb_p,
         nb_r,
@@ -60,7 +62,7 @@ cumulative as (
     select
         product_id,
         sum(
-            case demand_distribution
+            case pmf_family
                 when 'poisson' then
                     exp(-expected_demand + k * ln(expected_demand) - {{ log_gamma('k + 1') }})
                 else

@@ -1,54 +1,91 @@
--- Per product and UTC calendar day (the 28 days up to and including the day of T, the last
--- one cut at T): units moved and stock at the start and end of the day. Stock at the start is
--- on_hand just before midnight, so start + restocked - sold = end unless a snapshot in the day
--- corrected the stock (shrinkage).
+-- Per product and UTC calendar day (the 28 days up to and including T's day, the last one
+-- cut at T): units moved, stock at the start and end of the day, in-stock flag. Rows for the
+-- products whose stock changed in those days or that are out of stock at T; a product
+-- absent here sat unchanged, in stock, all 28 days.
+-- Stock at the end of a day is on_hand(T) less every change after it (shrinkage found by a
+-- snapshot included), so start + restocked - sold + shrinkage = end.
 {% set T = as_of_epoch() %}
 {% set today_start = (T // 86400) * 86400 %}
+{% set first_day_start = today_start - 27 * 86400 %}
 
 with days as (
-    select
-        cast(generated_number - 1 as integer) as day_index,
-        {{ today_start }} - (generated_number - 1) * 86400 as day_start_epoch
+    select cast(generated_number - 1 as integer) as days_before_today
     from ({{ dbt.generate_series(28) }}) as numbers
 ),
 
-products as (
-    select product_id from {{ ref('int_products_enriched') }}
-),
-
-daily_totals as (
+changes as (
     select
         product_id,
-        cast(floor((occurred_at_epoch - {{ today_start - 27 * 86400 }}) / 86400.0) as integer) as days_from_first,
-        sum(case when movement_type = 'sale' then quantity else 0 end) as units_sold,
-        sum(case when movement_type = 'restock' then quantity else 0 end) as units_restocked
+        occurred_at_epoch as at_epoch,
+        case when movement_type = 'sale' then quantity else 0 end as units_sold,
+        case when movement_type = 'restock' then quantity else 0 end as units_restocked,
+        signed_quantity as net_change
     from {{ ref('int_inventory_movements_unioned') }}
-    where occurred_at_epoch >= {{ today_start - 27 * 86400 }}
+    where occurred_at_epoch >= {{ first_day_start }}
       and occurred_at_epoch <= {{ T }}
+    union all
+    select product_id, snapshot_at_epoch, 0, 0, shrinkage
+    from {{ ref('int_inventory_snapshots_reconciled') }}
+    where shrinkage <> 0
+      and snapshot_at_epoch >= {{ first_day_start }}
+      and snapshot_at_epoch <= {{ T }}
+),
+
+daily_changes as (
+    select
+        product_id,
+        cast(ceil(({{ today_start }} - at_epoch) / 86400.0) as integer) as days_before_today,
+        sum(units_sold) as units_sold,
+        sum(units_restocked) as units_restocked,
+        sum(net_change) as net_change
+    from changes
     group by 1, 2
 ),
 
 stock as (
-    select product_id, at_epoch, on_hand from {{ ref('int_stock_levels_reconstructed') }}
+    select product_id, on_hand from {{ ref('int_stock_on_hand_computed') }}
+),
+
+listed_products as (
+    select product_id from daily_changes
+    union
+    select product_id from stock where on_hand <= 0
+),
+
+filled as (
+    select
+        listed_products.product_id,
+        days.days_before_today,
+        coalesce(daily_changes.units_sold, 0) as units_sold,
+        coalesce(daily_changes.units_restocked, 0) as units_restocked,
+        coalesce(daily_changes.net_change, 0) as net_change
+    from listed_products
+    cross join days
+    left join daily_changes
+        on daily_changes.product_id = listed_products.product_id
+        and daily_changes.days_before_today = days.days_before_today
+),
+
+with_stock as (
+    -- changes after the day = those of the days nearer to T
+    select
+        filled.*,
+        stock.on_hand - coalesce(sum(filled.net_change) over (
+            partition by filled.product_id
+            order by filled.days_before_today
+            rows between unbounded preceding and 1 preceding
+        ), 0) as on_hand_end
+    from filled
+    inner join stock on stock.product_id = filled.product_id
 )
 
 select
     {{ as_of_timestamp() }} as as_of,
-    products.product_id,
-    cast({{ epoch_to_timestamp('days.day_start_epoch') }} as date) as calendar_date,
-    coalesce(daily_totals.units_sold, 0) as units_sold,
-    coalesce(daily_totals.units_restocked, 0) as units_restocked,
-    start_stock.on_hand as on_hand_start,
-    end_stock.on_hand as on_hand_end,
-    (start_stock.on_hand > 0 or coalesce(daily_totals.units_sold, 0) > 0) as is_in_stock
-from products
-cross join days
-left join daily_totals
-    on daily_totals.product_id = products.product_id
-    and daily_totals.days_from_first = 27 - days.day_index
-left join stock as start_stock
-    on start_stock.product_id = products.product_id
-    and start_stock.at_epoch = days.day_start_epoch - 1
-left join stock as end_stock
-    on end_stock.product_id = products.product_id
-    and end_stock.at_epoch = least(days.day_start_epoch + 86399, {{ T }})
+    product_id,
+    cast({{ epoch_to_timestamp(today_start ~ ' - days_before_today * 86400') }} as date) as calendar_date,
+    units_sold,
+    units_restocked,
+    cast(on_hand_end - net_change as bigint) as on_hand_start,
+    cast(on_hand_end as bigint) as on_hand_end,
+    (on_hand_end - net_change > 0 or units_sold > 0) as is_in_stock
+from with_stock

@@ -10,8 +10,7 @@ with products as (
 
 stock_now as (
     select product_id, on_hand
-    from {{ ref('int_stock_levels_reconstructed') }}
-    where at_epoch = {{ as_of_epoch() }}
+    from {{ ref('int_stock_on_hand_computed') }}
 ),
 
 demand as (

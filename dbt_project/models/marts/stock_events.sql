@@ -8,9 +8,12 @@
 {% set reorder_factor = var('reorder_factor') | float %}
 
 with start_stock as (
-    select product_id, on_hand
-    from {{ ref('int_stock_levels_reconstructed') }}
-    where at_epoch = {{ window_start }}
+    -- on_hand(T - 28 days): on_hand(T) less every change in the window
+    select stock.product_id, stock.on_hand - coalesce(sum(changes.net_change), 0) as on_hand
+    from {{ ref('int_stock_on_hand_computed') }} as stock
+    inner join {{ ref('int_stock_changes_sliced') }} as changes
+        on changes.product_id = stock.product_id
+    group by stock.product_id, stock.on_hand
 ),
 
 changes as (

@@ -1,0 +1,50 @@
+-- Per product and day slice k (the 24 hours (T - (k+1)*24h, T - k*24h]), everything that
+-- changed its stock: units sold and received, and the shrinkage found by snapshots read in
+-- the slice. Only products and slices with a change have a row, so the work follows the
+-- activity of the last 28 days, not the catalogue.
+{% set T = as_of_epoch() %}
+{% set window_start = T - 28 * 86400 %}
+
+with movements as (
+    select
+        product_id,
+        {{ day_slice_index('occurred_at_epoch') }} as slice_index,
+        case when movement_type = 'sale' then quantity else 0 end as units_sold,
+        case when movement_type = 'restock' then quantity else 0 end as units_restocked,
+        case when movement_type = 'sale' then 1 else 0 end as sale_count,
+        0 as shrinkage
+    from {{ ref('int_inventory_movements_unioned') }}
+    where occurred_at_epoch > {{ window_start }}
+      and occurred_at_epoch <= {{ T }}
+),
+
+shrinkage as (
+    select
+        product_id,
+        {{ day_slice_index('snapshot_at_epoch') }} as slice_index,
+        0 as units_sold,
+        0 as units_restocked,
+        0 as sale_count,
+        shrinkage
+    from {{ ref('int_inventory_snapshots_reconciled') }}
+    where shrinkage <> 0
+      and snapshot_at_epoch > {{ window_start }}
+      and snapshot_at_epoch <= {{ T }}
+),
+
+changes as (
+    select * from movements
+    union all
+    select * from shrinkage
+)
+
+select
+    product_id,
+    slice_index,
+    sum(units_sold) as units_sold,
+    sum(units_restocked) as units_restocked,
+    sum(sale_count) as sale_count,
+    sum(shrinkage) as shrinkage,
+    sum(units_restocked) - sum(units_sold) + sum(shrinkage) as net_change
+from changes
+group by product_id, slice_index
