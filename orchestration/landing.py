@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestration.sources import (
@@ -41,6 +42,7 @@ class LandedFile:
     rows: int
     high_water_mark: int | None = None  # highest source id covered, for movements
     snapshot_at: datetime | None = None  # for inventory snapshots
+    newest_event_at: datetime | None = None  # latest event timestamp in the new file
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -91,7 +93,13 @@ def land_changes(
     path = folder / f"changes_{after_id + 1:012d}_{max(up_to_id, after_id):012d}.parquet"
     batches = list(source.read_changes(after_id, up_to_id, change_type))
     rows = write_parquet_atomically(batches, INVENTORY_CHANGE_SCHEMA, path)
-    return LandedFile(path=path, rows=rows, high_water_mark=max(up_to_id, after_id))
+    newest = max((pc.max(batch.column("timestamp")).as_py() or 0 for batch in batches), default=None)
+    return LandedFile(
+        path=path,
+        rows=rows,
+        high_water_mark=max(up_to_id, after_id),
+        newest_event_at=datetime.fromtimestamp(newest, timezone.utc) if newest else None,
+    )
 
 
 def landed_snapshot_instants(folder: Path) -> list[datetime]:

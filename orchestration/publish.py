@@ -41,6 +41,21 @@ class PublishedVersion:
     as_of: datetime
     folder: Path
     row_counts: dict[str, int]
+    top_at_risk_markdown: str = ""
+
+
+def top_at_risk_markdown(version_folder: Path, limit: int = 10) -> str:
+    """The first rows of a version's at-risk table as Markdown, for the Dagster UI."""
+    location = _sql_string(str(version_folder / "at_risk_in_a_week.parquet"))
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select risk_rank, product_id, product_name, sku, stock_status, on_hand, "
+            "round(days_to_stockout, 1), round(stockout_probability_7d, 3) "
+            f"from read_parquet({location}) order by risk_rank limit {int(limit)}"
+        ).fetchall()
+    header = "| rank | product | name | sku | status | on hand | days left | P(stock-out 7d) |\n|---|---|---|---|---|---|---|---|"
+    lines = ["| " + " | ".join("" if value is None else str(value) for value in row) + " |" for row in rows]
+    return "\n".join([header, *lines]) if rows else "(no product at risk)"
 
 
 def version_name(as_of: datetime, run_id: str) -> str:
@@ -149,6 +164,11 @@ def publish(
     # Only now, with no published view pointing at them, may expired files go.
     for name in expired:
         shutil.rmtree(mart_dir / VERSIONS_FOLDER / name, ignore_errors=True)
+    folder = mart_dir / VERSIONS_FOLDER / version
     return PublishedVersion(
-        version=version, as_of=as_of, folder=mart_dir / VERSIONS_FOLDER / version, row_counts=counts
+        version=version,
+        as_of=as_of,
+        folder=folder,
+        row_counts=counts,
+        top_at_risk_markdown=top_at_risk_markdown(folder),
     )

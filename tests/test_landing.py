@@ -160,3 +160,9 @@ def test_unsupported_url_scheme_is_refused_clearly() -> None:
     with pytest.raises(SourceError, match="'mysql'") as raised:
         TransactionDatabase("mysql://user:secret@host/db").max_change_id()
     assert "secret" not in str(raised.value)
+
+
+def test_landing_reports_the_newest_event_time(tmp_path: Path) -> None:
+    source, _, _ = make_sources(tmp_path)
+    landed = landing.land_changes(source, "sale", tmp_path / "landing" / "sales")
+    assert landed.newest_event_at == datetime.fromtimestamp(1200, timezone.utc)

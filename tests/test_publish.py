@@ -23,6 +23,15 @@ def warehouse(tmp_path: Path) -> Path:
         connection.execute("create schema marts")
         for relation in publish.PUBLISHED_RELATIONS:
             connection.execute(f"create table marts.{relation} as select 1 as product_id, 'v1' as label")
+        connection.execute(
+            "alter table marts.at_risk_in_a_week add column risk_rank integer default 1;"
+            "alter table marts.at_risk_in_a_week add column product_name varchar default 'Mug';"
+            "alter table marts.at_risk_in_a_week add column sku varchar default 'SKU-1';"
+            "alter table marts.at_risk_in_a_week add column stock_status varchar default 'at_risk';"
+            "alter table marts.at_risk_in_a_week add column on_hand integer default 2;"
+            "alter table marts.at_risk_in_a_week add column days_to_stockout double default 1.0;"
+            "alter table marts.at_risk_in_a_week add column stockout_probability_7d double default 0.9;"
+        )
     return path
 
 
@@ -78,3 +87,17 @@ def test_versions_older_than_the_retention_are_removed(warehouse: Path, tmp_path
     assert not old.folder.exists() and new.folder.exists()
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
         assert connection.execute("select version from mart_versions").fetchall() == [(new.version,)]
+
+
+def test_top_at_risk_preview_for_the_ui(warehouse: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("drop table marts.at_risk_in_a_week")
+        connection.execute(
+            "create table marts.at_risk_in_a_week as select * from (values "
+            "(2, 7, 'Mug', 'SKU-7', 'at_risk', 3, 2.04::double, 0.8123::double), (1, 9, 'Cup', 'SKU-9', 'out_of_stock', 0, 0.0::double, 1.0::double)) "
+            "as t(risk_rank, product_id, product_name, sku, stock_status, on_hand, days_to_stockout, stockout_probability_7d)"
+        )
+    published = publish.publish(warehouse, tmp_path / "mart", AS_OF, "run00001", timedelta(hours=24), AS_OF)
+    lines = published.top_at_risk_markdown.splitlines()
+    assert lines[2] == "| 1 | 9 | Cup | SKU-9 | out_of_stock | 0 | 0.0 | 1.0 |"
+    assert lines[3] == "| 2 | 7 | Mug | SKU-7 | at_risk | 3 | 2.0 | 0.812 |"

@@ -17,6 +17,7 @@ def _movement_metadata(landed: landing.LandedFile) -> dict:
         "new_rows": dg.MetadataValue.int(landed.rows),
         "high_water_mark_id": dg.MetadataValue.int(landed.high_water_mark or 0),
         "file": dg.MetadataValue.path(str(landed.path) if landed.path else "(nothing new)"),
+        "newest_event_at": format_instant(landed.newest_event_at) if landed.newest_event_at else "",
     }
 
 

@@ -36,6 +36,7 @@ def analyst_mart(context: dg.AssetExecutionContext, refresh: RefreshConfig) -> d
             "analyst_database": dg.MetadataValue.path(str(settings.mart_database)),
             "at_risk_products": dg.MetadataValue.int(published.row_counts["at_risk_in_a_week"]),
             "products": dg.MetadataValue.int(published.row_counts["days_to_stockout"]),
+            "top_at_risk": dg.MetadataValue.md(published.top_at_risk_markdown),
             **{f"rows_{name}": dg.MetadataValue.int(count) for name, count in published.row_counts.items()},
         }
     )
