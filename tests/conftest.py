@@ -12,6 +12,8 @@ import pytest
 
 from orchestration.simulator import ShopSpec, simulate_shop, write_shop_to_sqlite
 
+PROJECT_README = Path(__file__).resolve().parent.parent / "README.md"
+
 # A fixed instant so that simulated shops and refreshes are reproducible.
 SIM_END = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
 SIM_END_ISO = "2026-11-21T12:00:00Z"
