@@ -25,6 +25,14 @@ def _prepare_dagster_home(settings: Settings) -> Path:
     return home
 
 
+def _progress_bar(description: str, unit: str):
+    """A progress bar on an interactive terminal; nothing in CI logs or when piped."""
+    from tqdm import tqdm
+
+    quiet = os.environ.get("CI", "").lower() in {"1", "true", "yes"} or not sys.stderr.isatty()
+    return tqdm(desc=description, unit=unit, disable=quiet, leave=False)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -43,7 +51,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     spec = replace(spec, **{k: v for k, v in overrides.items() if v is not None})
     spec = replace(spec, end=parse_instant(args.end) if args.end else now())
     started = time.monotonic()
-    shop = simulate_shop(spec)
+    with _progress_bar("simulating", "hour") as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        shop = simulate_shop(spec, progress=advance)
     transactions = sqlite_path(settings.transactions_url)
     inventory = sqlite_path(settings.inventory_url)
     write_shop_to_sqlite(shop, transactions, inventory)
