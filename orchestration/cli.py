@@ -139,6 +139,39 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Generate the dbt docs (every model and column described) into data/dbt_docs, then serve."""
+    import subprocess
+
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    settings = load_settings()
+    target = settings.data_dir / "dbt_docs"
+    dbt = [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
+    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+    environment = {**os.environ, "STOCKOUT_DATA_DIR": str(settings.data_dir)}
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    as_of = format_instant(now())
+    generated = subprocess.run(
+        [*dbt, "docs", "generate", *common, "--vars", f'{{"as_of": "{as_of}"}}'],
+        env=environment, capture_output=True, text=True,
+    )
+    if generated.returncode != 0:
+        print(generated.stdout[-2000:], file=sys.stderr)
+        print("stockout docs: dbt docs generate failed (is a refresh writing the warehouse? retry after it)",
+              file=sys.stderr)
+        return 1
+    print(f"dbt docs generated in {target}")
+    if args.no_serve:
+        return 0
+    print(f"serving on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(target)
+    os.execv(sys.executable, [sys.executable, "-m", "http.server", str(args.port), "--bind", args.host])
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockout", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -166,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     at_risk = commands.add_parser("at-risk", help="print the published at-risk table")
     at_risk.add_argument("--top", type=int, default=20, help="rows to show (default 20)")
     at_risk.set_defaults(handler=cmd_at_risk)
+
+    docs = commands.add_parser("docs", help="generate and serve the dbt docs (models, columns, lineage)")
+    docs.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    docs.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    docs.add_argument("--no-serve", action="store_true", help="only generate")
+    docs.set_defaults(handler=cmd_docs)
 
     ui = commands.add_parser("ui", help="start the Dagster UI (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")

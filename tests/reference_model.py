@@ -13,6 +13,15 @@ Interpretation choices (fixed, so that the warehouse can be compared with them):
   sales with t < ts <= snapshot_at; a product in no snapshot: movements from zero, ts <= t.
 - day slice k = (T - (k+1) days, T - k days], k = 0..27; in stock when on_hand at the
   slice's start > 0 or units were sold in it.
+- shrinkage of a product's snapshot = its quantity - (the product's previous snapshot's
+  quantity + restocks - sales with previous_at < ts <= snapshot_at); a product's first
+  snapshot finds none.
+- only catalogue products (the `products` table) are reported; movements of unknown products
+  are ignored.
+
+Besides `compute_reference` (days_to_stockout, at_risk_in_a_week, and the columns of
+product_velocity), the module computes the other published relations: `compute_daily_movements`,
+`compute_stock_events`, `compute_reconciliation` and `compute_at_risk_changes`.
 """
 
 from __future__ import annotations
@@ -30,7 +39,8 @@ DAY = 86_400
 SLICES = 28
 
 COLUMNS = [
-    "product_id", "on_hand", "units_sold_7d", "units_restocked_7d", "in_stock_days_7d",
+    "product_id", "on_hand", "units_sold_7d", "units_restocked_7d", "units_sold_28d",
+    "units_restocked_28d", "in_stock_days_7d", "in_stock_days_28d",
     "velocity_7d", "velocity_28d", "velocity_ewma", "net_velocity_7d", "demand_rate", "trend",
     "days_to_stockout", "is_at_risk", "stock_status", "stockout_probability_7d",
     "projected_stockout_date", "reorder_recommended", "safety_stock", "suggested_reorder_qty",
@@ -118,6 +128,45 @@ class _ProductHistory:
         mask = (self.ts > lo) & (self.ts <= hi)
         return int(self.restocked[mask].sum())
 
+    def reconciliations(self) -> list[dict[str, int]]:
+        """Every snapshot that has a previous one, against what that one and the movements
+        between them predict, oldest first."""
+        rows = []
+        for (prev_at, prev_qty), (at, qty) in zip(self.snapshots, self.snapshots[1:]):
+            sold, restocked = self.sold_between(prev_at, at), self.restocked_between(prev_at, at)
+            expected = prev_qty + restocked - sold
+            rows.append({
+                "snapshot_at": at, "previous_snapshot_at": prev_at, "previous_quantity": prev_qty,
+                "units_sold_between": sold, "units_restocked_between": restocked,
+                "expected_quantity": expected, "snapshot_quantity": qty, "shrinkage": qty - expected,
+            })
+        return rows
+
+
+def _histories(valid: pd.DataFrame, products: pd.DataFrame,
+               snapshots: list[tuple[int, pd.DataFrame]]) -> dict[int, _ProductHistory]:
+    """{product id: its history}, for every catalogue product, in id order."""
+    snap_by_pid: dict[int, list[tuple[int, int]]] = {}
+    for snapshot_at, frame in snapshots:
+        for pid, qty in zip(frame["pid"], frame["quantity"]):
+            snap_by_pid.setdefault(int(pid), []).append((int(snapshot_at), int(qty)))
+
+    events_by_pid = {int(pid): g for pid, g in valid.groupby("pid")}
+    empty = valid.iloc[0:0]
+    histories = {}
+    for pid in sorted(int(p) for p in products["id"]):
+        ev = events_by_pid.get(pid, empty)
+        is_sale = (ev["type"] == "sale").to_numpy()
+        qty = ev["quantity"].to_numpy(dtype=np.int64)
+        histories[pid] = _ProductHistory(
+            ts=ev["timestamp"].to_numpy(dtype=np.int64),
+            signed=np.where(is_sale, -qty, qty),
+            sold=np.where(is_sale, qty, 0),
+            restocked=np.where(is_sale, 0, qty),
+            snapshots=snap_by_pid.get(pid, []),
+        )
+    return histories
+
 
 # --------------------------------------------------------------------------- model
 
@@ -168,27 +217,12 @@ def compute_reference(
     z = float(stats.norm.ppf(service_level))
     lead_by_supplier = dict(zip(suppliers["id"], suppliers["lead_time_days"]))
 
-    snap_by_pid: dict[int, list[tuple[int, int]]] = {}
-    for snapshot_at, frame in snapshots:
-        for pid, qty in zip(frame["pid"], frame["quantity"]):
-            snap_by_pid.setdefault(int(pid), []).append((int(snapshot_at), int(qty)))
-
-    events_by_pid = {int(pid): g for pid, g in valid.groupby("pid")}
-    empty = valid.iloc[0:0]
+    histories = _histories(valid, products, snapshots)
 
     rows = []
     for _, product in products.sort_values("id").iterrows():
         pid = int(product["id"])
-        ev = events_by_pid.get(pid, empty)
-        is_sale = (ev["type"] == "sale").to_numpy()
-        qty = ev["quantity"].to_numpy(dtype=np.int64)
-        hist = _ProductHistory(
-            ts=ev["timestamp"].to_numpy(dtype=np.int64),
-            signed=np.where(is_sale, -qty, qty),
-            sold=np.where(is_sale, qty, 0),
-            restocked=np.where(is_sale, 0, qty),
-            snapshots=snap_by_pid.get(pid, []),
-        )
+        hist = histories[pid]
 
         on_hand = hist.on_hand(T)
         sold, restocked, in_stock = [], [], []
@@ -236,7 +270,8 @@ def compute_reference(
 
         rows.append({
             "product_id": pid, "on_hand": on_hand, "units_sold_7d": sold7,
-            "units_restocked_7d": restocked7, "in_stock_days_7d": isd7,
+            "units_restocked_7d": restocked7, "units_sold_28d": sum(sold),
+            "units_restocked_28d": sum(restocked), "in_stock_days_7d": isd7, "in_stock_days_28d": isd28,
             "velocity_7d": v7, "velocity_28d": v28, "velocity_ewma": ewma,
             "net_velocity_7d": net7, "demand_rate": demand_rate, "trend": trend,
             "days_to_stockout": dts, "is_at_risk": at_risk, "stock_status": status,
@@ -253,3 +288,168 @@ def compute_reference(
         risky = risky.sort_values(["_p", "days_to_stockout", "product_id"], kind="mergesort")
         out.loc[risky.index, "risk_rank"] = np.arange(1, len(risky) + 1)
     return out[COLUMNS]
+
+
+# --------------------------------------------------------------------------- other relations
+
+def _lead_times(products: pd.DataFrame, suppliers: pd.DataFrame) -> dict[int, float]:
+    """{product id: its supplier's lead time in days, NaN when unknown}."""
+    lead_by_supplier = dict(zip(suppliers["id"], suppliers["lead_time_days"]))
+    leads = {}
+    for pid, supplier_id in zip(products["id"], products["supplier_id"]):
+        lead = lead_by_supplier.get(int(supplier_id)) if pd.notna(supplier_id) else None
+        leads[int(pid)] = math.nan if lead is None or pd.isna(lead) else float(lead)
+    return leads
+
+
+def compute_product_velocity(reference: pd.DataFrame) -> pd.DataFrame:
+    """product_velocity: the rows of `compute_reference` for products that sold in
+    (T - 28 days, T]."""
+    columns = ["product_id", "units_sold_7d", "units_restocked_7d", "units_sold_28d",
+               "units_restocked_28d", "in_stock_days_7d", "in_stock_days_28d", "velocity_7d",
+               "velocity_28d", "velocity_ewma", "net_velocity_7d", "trend", "demand_rate"]
+    return reference.loc[reference["units_sold_28d"] > 0, columns].reset_index(drop=True)
+
+
+def compute_reconciliation(
+    changes: pd.DataFrame,
+    products: pd.DataFrame,
+    snapshots: list[tuple[int, pd.DataFrame]],
+    as_of_epoch: int,
+) -> pd.DataFrame:
+    """inventory_reconciliation: per product, every snapshot read in (T - 28 days, T] that has
+    a previous snapshot of the product, against what that one and the movements predict."""
+    T = int(as_of_epoch)
+    rows = []
+    for pid, hist in _histories(valid_changes(changes), products, snapshots).items():
+        for row in hist.reconciliations():
+            if T - SLICES * DAY < row["snapshot_at"] <= T:
+                rows.append({"product_id": pid, **row})
+    columns = ["product_id", "snapshot_at", "previous_snapshot_at", "previous_quantity",
+               "units_sold_between", "units_restocked_between", "expected_quantity",
+               "snapshot_quantity", "shrinkage"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def compute_daily_movements(
+    changes: pd.DataFrame,
+    products: pd.DataFrame,
+    snapshots: list[tuple[int, pd.DataFrame]],
+    as_of_epoch: int,
+) -> pd.DataFrame:
+    """daily_product_movements: per UTC calendar day date(T) - 27 .. date(T) (the last one cut
+    at T), for the products whose stock changed in [first day's start, T] (a movement, or a
+    snapshot read then that found shrinkage) or with on_hand(T) <= 0. calendar_date is a
+    datetime.date; on_hand_start = on_hand(day start - 1 s), on_hand_end = on_hand(min(day end
+    - 1 s, T))."""
+    T = int(as_of_epoch)
+    today_start = T // DAY * DAY
+    first_start = today_start - (SLICES - 1) * DAY
+    rows = []
+    for pid, hist in _histories(valid_changes(changes), products, snapshots).items():
+        moved = bool(((hist.ts >= first_start) & (hist.ts <= T)).any())
+        shrunk = any(r["shrinkage"] != 0 and first_start <= r["snapshot_at"] <= T
+                     for r in hist.reconciliations())
+        if not (moved or shrunk or hist.on_hand(T) <= 0):
+            continue
+        for d in range(SLICES):
+            start = first_start + d * DAY
+            last = min(start + DAY - 1, T)
+            sold = hist.sold_between(start - 1, last)
+            start_stock = hist.on_hand(start - 1)
+            rows.append({
+                "product_id": pid,
+                "calendar_date": datetime.fromtimestamp(start, tz=timezone.utc).date(),
+                "units_sold": sold,
+                "units_restocked": hist.restocked_between(start - 1, last),
+                "on_hand_start": start_stock,
+                "on_hand_end": hist.on_hand(last),
+                "is_in_stock": start_stock > 0 or sold > 0,
+            })
+    columns = ["product_id", "calendar_date", "units_sold", "units_restocked", "on_hand_start",
+               "on_hand_end", "is_in_stock"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def compute_stock_events(
+    changes: pd.DataFrame,
+    products: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    snapshots: list[tuple[int, pd.DataFrame]],
+    as_of_epoch: int,
+    demand_rate: dict[int, float],
+    reorder_factor: float = 1.5,
+) -> pd.DataFrame:
+    """stock_events: for each product whose stock changed in (T - 28 days, T], stock followed
+    second by second from on_hand(T - 28 days): in each second the net of its movements, plus
+    at each snapshot instant the shrinkage the snapshot found. event_at in epoch seconds,
+    event_date a datetime.date. `demand_rate` is {product id: demand_rate at T}."""
+    T = int(as_of_epoch)
+    window_start = T - SLICES * DAY
+    leads = _lead_times(products, suppliers)
+    rows = []
+    for pid, hist in _histories(valid_changes(changes), products, snapshots).items():
+        per_second: dict[int, int] = {}
+        for ts, change in zip(hist.ts, hist.signed):
+            if window_start < ts <= T:
+                per_second[int(ts)] = per_second.get(int(ts), 0) + int(change)
+        for r in hist.reconciliations():
+            if r["shrinkage"] != 0 and window_start < r["snapshot_at"] <= T:
+                at = r["snapshot_at"]
+                per_second[at] = per_second.get(at, 0) + r["shrinkage"]
+        if not per_second:
+            continue
+        rate, lead = demand_rate.get(pid, math.nan), leads[pid]
+        reorder_point = (math.nan if math.isnan(rate) or math.isnan(lead)
+                         else rate * lead * reorder_factor)
+        stock = hist.on_hand(window_start)
+        for at in sorted(per_second):
+            before, after = stock, stock + per_second[at]
+            stock = after
+            kinds = []
+            if before > 0 and after <= 0:
+                kinds.append("out_of_stock")
+            if before <= 0 and after > 0:
+                kinds.append("back_in_stock")
+            if not math.isnan(reorder_point) and reorder_point > 0 and before >= reorder_point > after:
+                kinds.append("below_reorder_point")
+            for kind in kinds:
+                rows.append({
+                    "product_id": pid,
+                    "event_date": datetime.fromtimestamp(at, tz=timezone.utc).date(),
+                    "event_at": at, "event_type": kind, "on_hand_before": before,
+                    "on_hand_after": after, "reorder_point": reorder_point,
+                })
+        assert stock == hist.on_hand(T), f"product {pid}: walk ends at {stock}, on_hand(T) = {hist.on_hand(T)}"
+    columns = ["product_id", "event_date", "event_at", "event_type", "on_hand_before",
+               "on_hand_after", "reorder_point"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def compute_at_risk_changes(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """at_risk_changes between two `compute_reference` results (the previous refresh's and
+    this one's): the products at risk in exactly one of them."""
+    prev = previous.set_index("product_id")
+    now_ = current.set_index("product_id")
+    was = set(prev.index[prev["is_at_risk"]])
+    is_ = set(now_.index[now_["is_at_risk"]])
+    rows = []
+    for pid in sorted(was ^ is_):
+        entered = pid in is_
+        rows.append({
+            "product_id": pid,
+            "change": "entered" if entered else "left",
+            "risk_rank": now_.loc[pid, "risk_rank"] if entered else pd.NA,
+            "previous_risk_rank": pd.NA if entered else prev.loc[pid, "risk_rank"],
+            "stock_status": now_.loc[pid, "stock_status"],
+            "on_hand": now_.loc[pid, "on_hand"],
+            "days_to_stockout": now_.loc[pid, "days_to_stockout"],
+            "previous_days_to_stockout": math.nan if entered else prev.loc[pid, "days_to_stockout"],
+            "stockout_probability_7d": now_.loc[pid, "stockout_probability_7d"],
+            "previous_stockout_probability_7d": (
+                math.nan if entered else prev.loc[pid, "stockout_probability_7d"]),
+        })
+    columns = ["product_id", "change", "risk_rank", "previous_risk_rank", "stock_status", "on_hand",
+               "days_to_stockout", "previous_days_to_stockout", "stockout_probability_7d",
+               "previous_stockout_probability_7d"]
+    return pd.DataFrame(rows, columns=columns)

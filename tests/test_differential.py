@@ -2,8 +2,13 @@
 
 Each case simulates a small shop into the source systems, runs a real refresh (land, dbt,
 checks, publish) through the CLI in a separate process, then recomputes every measure with
-tests/reference_model.py straight from the SQLite sources and the landed inventory snapshot,
-and compares product by product.
+tests/reference_model.py straight from the SQLite sources and the landed inventory snapshots,
+and compares product by product: days_to_stockout, at_risk_in_a_week, product_velocity,
+daily_product_movements, stock_events, inventory_reconciliation and at_risk_changes.
+
+One case refreshes twice, a day apart, with a day of trading and some shrinkage written into
+the sources in between (so it has two snapshots, a reconciliation with real shrinkage and a
+previous refresh for at_risk_changes); its second refresh is the one compared.
 """
 
 from __future__ import annotations
@@ -21,9 +26,19 @@ import duckdb
 import pandas as pd
 import pytest
 
-from tests.reference_model import compute_reference, load_landed_snapshots, load_sources
+from tests.reference_model import (
+    compute_at_risk_changes,
+    compute_daily_movements,
+    compute_product_velocity,
+    compute_reconciliation,
+    compute_reference,
+    compute_stock_events,
+    load_landed_snapshots,
+    load_sources,
+)
 
 SIM_END = "2026-11-21T12:00:00Z"
+NEXT_DAY = "2026-11-22T12:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,10 @@ class Case:
     now: str = SIM_END              # STOCKOUT_NOW: the instant stamped on the snapshot
     model: dict[str, float] = field(default_factory=dict)  # reference kwargs
     edges: bool = False             # add hand-placed edge-case events to the simulated shop
+    # an earlier refresh at this instant (also STOCKOUT_NOW then, so it takes the first
+    # snapshot); then one more day of trading and shrinkage is written into the sources
+    # (_trade_one_more_day) before the compared refresh at as_of = now
+    previous: str | None = None
 
 
 CASES = [
@@ -55,6 +74,11 @@ CASES = [
     Case("settings", products=200, sales_per_day=300, days=40, seed=2, as_of="2026-11-15T12:00:00Z",
          model={"horizon": 10, "threshold": 2, "reorder_factor": 2.0, "service_level": 0.9,
                 "smoothing_factor": 0.5}),
+    # refresh at the simulated end (snapshot 1), one more day of movements plus shrinkage,
+    # refresh a day later (snapshot 2 at T): reconciliation, shrinkage in stock and events,
+    # and the at-risk list's changes between the two refreshes.
+    Case("two-snapshots-shrinkage", products=120, sales_per_day=150, days=35, seed=5,
+         as_of=NEXT_DAY, now=NEXT_DAY, previous=SIM_END),
 ]
 
 CLI_FLAGS = {
