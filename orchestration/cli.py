@@ -85,6 +85,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             "smoothing_factor": args.smoothing_factor,
         },
         verbose=args.verbose,
+        accept_anomalies=args.accept_anomalies,
     )
     print(outcome.summary)
     return 0 if outcome.success else 1
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     refresh = commands.add_parser("refresh", help="land, transform, check and publish, through Dagster")
     refresh.add_argument("--as-of", help="the refresh instant, ISO-8601 (default: now)")
+    refresh.add_argument("--accept-anomalies", action="store_true",
+                         help="publish even if the at-risk count changed more than the volume check allows")
     refresh.add_argument("--verbose", action="store_true", help="show Dagster's and dbt's logs (default: data/logs/)")
     refresh.add_argument("--horizon-days", type=float, help="at-risk horizon in days (default 7)")
     refresh.add_argument("--threshold", type=float, help="stock-out threshold in units (default 0)")

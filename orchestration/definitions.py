@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from orchestration.assets.checks import at_risk_table_is_publishable
 from orchestration.assets.landing import LANDING_ASSETS
 from orchestration.assets.publish import analyst_mart
 from orchestration.assets.transform import build_dbt_assets, load_dbt_project
@@ -16,6 +17,7 @@ def build_definitions() -> dg.Definitions:
     dbt_project = load_dbt_project()
     return dg.Definitions(
         assets=[*LANDING_ASSETS, build_dbt_assets(dbt_project), analyst_mart],
+        asset_checks=[at_risk_table_is_publishable],
         jobs=[refresh_job],
         schedules=[hourly_refresh],
         resources={

@@ -52,6 +52,7 @@ def run_refresh(
     as_of: str | None = None,
     model_settings: Mapping[str, float | None] | None = None,
     verbose: bool = False,
+    accept_anomalies: bool = False,
 ) -> RefreshOutcome:
     """Run the refresh job for `as_of` (default: now). Unless `verbose`, Dagster's and dbt's
     logs go to data/logs/ instead of the terminal, and the outcome's summary says where."""
@@ -69,7 +70,9 @@ def run_refresh(
         job = defs.resolve_job_def(REFRESH_JOB_NAME)
         instance = stack.enter_context(dg.DagsterInstance.get())
         result = job.execute_in_process(
-            run_config=refresh_run_config(format_instant(instant), **(model_settings or {})),
+            run_config=refresh_run_config(
+                format_instant(instant), **(model_settings or {}), accept_anomalies=accept_anomalies or None
+            ),
             instance=instance,
             raise_on_error=False,
             tags={"stockout/as_of": format_instant(instant), "stockout/trigger": "cli"},
@@ -78,6 +81,10 @@ def run_refresh(
     metadata = _materialization_metadata(result)
     if not result.success:
         summary = f"refresh as_of={format_instant(instant)} FAILED after {elapsed:.1f}s: {_first_failure(result)}"
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                summary += f"\n  check {evaluation.asset_key.to_user_string()}/{evaluation.check_name}: {evaluation.description}"
+        summary += "\n  nothing was published; the analyst mart is unchanged"
         if not verbose:
             summary += f"\n  full log: {log_path}"
         return RefreshOutcome(False, summary, result.run_id, metadata)

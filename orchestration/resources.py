@@ -32,6 +32,7 @@ class RefreshConfig(dg.ConfigurableResource):
     reorder_factor: float | None = None
     service_level: float | None = None
     smoothing_factor: float | None = None
+    accept_anomalies: bool = False
 
     def resolve_as_of(self, context: dg.OpExecutionContext) -> datetime:
         if self.as_of:

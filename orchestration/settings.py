@@ -22,6 +22,7 @@ class Settings:
     inventory_url: str
     snapshot_interval_hours: float
     mart_retention_hours: float
+    max_at_risk_change_factor: float
 
     @property
     def landing_dir(self) -> Path:
@@ -56,6 +57,7 @@ def load_settings() -> Settings:
         or f"sqlite:///{sources / 'inventory.sqlite'}",
         snapshot_interval_hours=float(os.environ.get("STOCKOUT_SNAPSHOT_INTERVAL_HOURS", "24")),
         mart_retention_hours=float(os.environ.get("STOCKOUT_MART_RETENTION_HOURS", "24")),
+        max_at_risk_change_factor=float(os.environ.get("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "5")),
     )
 
 

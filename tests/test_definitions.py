@@ -83,6 +83,12 @@ def test_dbt_tests_are_asset_checks_on_the_at_risk_table(asset_graph) -> None:
     assert "not_null_at_risk_in_a_week_product_id" in on_at_risk
     assert any(name.startswith("accepted_values_at_risk_in_a_week_stock_status") for name in on_at_risk)
     assert ("days_to_stockout", "unique_days_to_stockout_product_id") in checks
+    assert ("at_risk_in_a_week", "at_risk_table_is_publishable") in checks
+
+
+def test_the_python_check_blocks_publishing(asset_graph) -> None:
+    check = asset_graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("at_risk_in_a_week"), "at_risk_table_is_publishable"))
+    assert check.blocking
 
 
 def test_refresh_job_and_hourly_schedule() -> None:

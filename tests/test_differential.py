@@ -23,6 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -155,12 +156,90 @@ def _inject_edge_events(transactions: Path, as_of: int, snapshot_at: int) -> Non
         )
 
 
+def _trade_one_more_day(sources: Path, start: int, previous: pd.DataFrame) -> None:
+    """One more day of the shop after a refresh at `start` read the inventory service, written
+    straight into the source systems: new valid movements in (start, start + 1 day] (ids
+    above the highest), the inventory service's quantities moved by exactly those movements,
+    then what a stock count would find on top: units missing from a handful of products and
+    one surplus. `previous` is the reference at `start`: products at risk then get big
+    restocks (they leave the at-risk list), products selling but safe are sold out (they
+    enter it)."""
+    day, hour = 86_400, 3_600
+    end = start + day
+    prev = previous.set_index("product_id")
+    with sqlite3.connect(sources / "inventory.sqlite") as conn:
+        stock = {int(p): int(q) for p, q in conn.execute("select pid, quantity from inventory")}
+    selling = prev[prev["demand_rate"] > 0].sort_values(["demand_rate", "product_id"], ascending=[False, True])
+    best = [int(p) for p in selling.index[:15]]
+    at_risk = [int(p) for p in selling.index if prev.loc[p, "is_at_risk"] and p not in best]
+    safe = [int(p) for p in selling.index if not prev.loc[p, "is_at_risk"] and p not in best and stock[p] > 0]
+    assert len(at_risk) >= 3 and len(safe) >= 3, "the shop should have products at risk and safe ones"
+
+    rows: list[tuple[int, str, int, int]] = []  # (pid, type, quantity, timestamp)
+    for i, pid in enumerate(best):  # ordinary trade: 1-3 units every two hours
+        rows += [(pid, "sale", 1 + (i + h) % 3, start + h * hour + 17 * i) for h in range(1, 24, 2)]
+    rows.append((best[0], "sale", 2, end))                     # at the second snapshot's instant
+    rows.append((at_risk[0], "restock", 500, end))              # likewise
+    rows += [(pid, "restock", 500, start + 6 * hour + j) for j, pid in enumerate(at_risk[1:3])]
+    sold_out, below_zero, back = safe[-3:]                      # slow sellers, so nothing else moves them
+    rows.append((sold_out, "sale", stock[sold_out], start + 10 * hour))        # to exactly 0
+    rows.append((below_zero, "sale", stock[below_zero] + 4, start + 10 * hour))  # to -4
+    rows += [(back, "sale", stock[back], start + 8 * hour),                  # out ...
+             (back, "restock", 20, start + 14 * hour),                       # ... and back in stock
+             (back, "sale", 5, start + 16 * hour), (back, "restock", 2, start + 16 * hour)]  # same second
+
+    with sqlite3.connect(sources / "transactions.sqlite") as conn:
+        next_id = conn.execute("select max(id) from inventory_change").fetchone()[0] + 1
+        conn.executemany(
+            "insert into inventory_change(id, pid, type, quantity, timestamp, customer_id) "
+            "values (?, ?, ?, ?, ?, ?)",
+            [(next_id + i, pid, kind, qty, ts, 7 if kind == "sale" else None)
+             for i, (pid, kind, qty, ts) in enumerate(rows)],
+        )
+    updated = dict(stock)
+    last_change: dict[int, int] = {}
+    for pid, kind, qty, ts in rows:
+        updated[pid] += qty if kind == "restock" else -qty
+        last_change[pid] = max(ts, last_change.get(pid, 0))
+
+    # What the count finds besides the recorded movements.
+    touched = set(best) | set(at_risk[:3]) | {sold_out, below_zero, back}
+    large = [p for p in best if updated[p] >= 10][:3]
+    assert len(large) == 3, "the best sellers should have stock left"
+    shrinkage = {large[0]: -2, large[1]: -3, large[2]: -1}
+    idle = [int(p) for p in prev.index[prev["units_sold_28d"] == 0] if stock[int(p)] > 0]
+    if idle:  # the count is the only change in 28 days
+        shrinkage[idle[0]] = -1
+    low = sorted((q, p) for p, q in updated.items() if q > 0 and p not in touched and p not in shrinkage)
+    shrinkage[low[0][1]] = -low[0][0]                           # counted out of stock
+    shrinkage[below_zero] = 6                                   # surplus: -4 counted as 2, back in stock
+    for pid, delta in shrinkage.items():
+        updated[pid] += delta
+        last_change[pid] = end
+    with sqlite3.connect(sources / "inventory.sqlite") as conn:
+        conn.executemany("update inventory set quantity = ?, updated_at = ? where pid = ?",
+                         [(updated[p], last_change[p], p) for p in last_change])
+
+
 @dataclass
 class Outcome:
     case: Case
     published: pd.DataFrame   # days_to_stockout, indexed by product_id
     at_risk: pd.DataFrame     # at_risk_in_a_week, indexed by product_id
     reference: pd.DataFrame   # reference model, indexed by product_id
+    relations: dict[str, pd.DataFrame] = field(default_factory=dict)  # every published relation
+    expected: dict[str, pd.DataFrame] = field(default_factory=dict)   # the reference's version
+
+
+PUBLISHED = ["days_to_stockout", "at_risk_in_a_week", "product_velocity", "daily_product_movements",
+             "stock_events", "inventory_reconciliation", "at_risk_changes"]
+
+
+def _refresh_args(case: Case, as_of: str) -> list[str]:
+    args = ["refresh", "--as-of", as_of]
+    for key, value in case.model.items():
+        args += [CLI_FLAGS[key], str(value)]
+    return args
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
@@ -179,23 +258,39 @@ def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
           "--seed", str(case.seed)], env)
     if case.edges:
         _inject_edge_events(data_dir / "sources" / "transactions.sqlite", _epoch(case.as_of), _epoch(case.now))
-    refresh = ["refresh", "--as-of", case.as_of]
-    for key, value in case.model.items():
-        refresh += [CLI_FLAGS[key], str(value)]
-    _run(refresh, env)
+    previous_reference = None
+    if case.previous:
+        _run(_refresh_args(case, case.previous), {**env, "STOCKOUT_NOW": case.previous})
+        changes, products, suppliers, _inventory = load_sources(data_dir)
+        previous_reference = compute_reference(changes, products, suppliers, load_landed_snapshots(data_dir),
+                                               _epoch(case.previous), **case.model)
+        _trade_one_more_day(data_dir / "sources", _epoch(case.previous), previous_reference)
+    _run(_refresh_args(case, case.as_of), env)
 
     with duckdb.connect(str(data_dir / "mart" / "analytics.duckdb"), read_only=True) as conn:
-        published = conn.execute("select * from days_to_stockout").df()
-        at_risk = conn.execute("select * from at_risk_in_a_week").df()
+        relations = {name: conn.execute(f"select * from {name}").df() for name in PUBLISHED}
+    published, at_risk = relations["days_to_stockout"], relations["at_risk_in_a_week"]
 
+    T = _epoch(case.as_of)
     changes, products, suppliers, _inventory = load_sources(data_dir)
     snapshots = load_landed_snapshots(data_dir)
-    assert [at for at, _ in snapshots] == [_epoch(case.now)], "expected exactly one snapshot, taken at 'now'"
-    reference = compute_reference(changes, products, suppliers, snapshots, _epoch(case.as_of), **case.model)
+    taken = [_epoch(case.previous), _epoch(case.now)] if case.previous else [_epoch(case.now)]
+    assert [at for at, _ in snapshots] == taken, f"expected the snapshots taken at {taken}"
+    reference = compute_reference(changes, products, suppliers, snapshots, T, **case.model)
+    demand_rate = dict(zip(reference["product_id"], reference["demand_rate"]))
+    expected = {
+        "product_velocity": compute_product_velocity(reference),
+        "daily_product_movements": compute_daily_movements(changes, products, snapshots, T),
+        "stock_events": compute_stock_events(changes, products, suppliers, snapshots, T, demand_rate,
+                                             case.model.get("reorder_factor", 1.5)),
+        "inventory_reconciliation": compute_reconciliation(changes, products, snapshots, T),
+        "at_risk_changes": (compute_at_risk_changes(previous_reference, reference)
+                            if previous_reference is not None else None),
+    }
 
     return Outcome(case, published.set_index("product_id", drop=False),
                    at_risk.set_index("product_id", drop=False),
-                   reference.set_index("product_id", drop=False))
+                   reference.set_index("product_id", drop=False), relations, expected)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -285,3 +380,122 @@ def test_at_risk_in_a_week_matches_reference(outcome: Outcome) -> None:
     problems += _mismatches(at_risk, expected.loc[[p for p in expected.index if p in at_risk.index]], shared)
     assert sorted(at_risk["risk_rank"].tolist()) == list(range(1, len(at_risk) + 1)), "ranks are not 1..n"
     assert not problems, _report(outcome.case, "at_risk_in_a_week", problems)
+
+
+
+# --------------------------------------------------------------------------- other relations
+
+def _epoch_of(value: object) -> int | None:
+    """A published timestamp (naive UTC) as Unix seconds."""
+    if _is_null(value):
+        return None
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return int((stamp - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1))
+
+
+def _normalized(frame: pd.DataFrame, timestamps: tuple[str, ...] = (), dates: tuple[str, ...] = ()) -> pd.DataFrame:
+    frame = frame.copy()
+    for column in timestamps:
+        frame[column] = pd.Series([_epoch_of(v) for v in frame[column]], index=frame.index, dtype=object)
+    for column in dates:
+        frame[column] = pd.Series([_as_date(v) for v in frame[column]], index=frame.index, dtype=object)
+    return frame
+
+
+def _equal(column: str, a: object, b: object) -> bool:
+    if _is_null(a) or _is_null(b):
+        return _is_null(a) and _is_null(b)
+    if "probability" in column:
+        return _close(a, b, 0.0, PROBABILITY_TOLERANCE)
+    if isinstance(a, bool | np.bool_) or isinstance(b, bool | np.bool_):
+        return bool(a) == bool(b)
+    if isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number):
+        return _close(a, b, REL_TOL, ABS_TOL)
+    return a == b
+
+
+def _keyed_mismatches(published: pd.DataFrame, expected: pd.DataFrame, keys: list[str]) -> list[str]:
+    """Row by row on `keys`: rows missing or extra, and every other column of `expected`."""
+    columns = [c for c in expected.columns if c not in keys]
+    got = {tuple(r[k] for k in keys): r for r in published.to_dict("records")}
+    want = {tuple(r[k] for k in keys): r for r in expected.to_dict("records")}
+    problems = []
+    if len(got) != len(published):
+        problems.append(f"{len(published) - len(got)} duplicated {keys} in the published relation")
+    for key in sorted(set(want) - set(got), key=str):
+        problems.append(f"{dict(zip(keys, key))}: missing from the published relation; reference {want[key]}")
+    for key in sorted(set(got) - set(want), key=str):
+        problems.append(f"{dict(zip(keys, key))}: published but not in the reference: "
+                        f"{ {c: got[key].get(c) for c in columns} }")
+    for key in sorted(set(got) & set(want), key=str):
+        for column in columns:
+            a, b = got[key].get(column), want[key][column]
+            if not _equal(column, a, b):
+                problems.append(f"{dict(zip(keys, key))}: {column} published={a!r} reference={b!r}")
+    return problems
+
+
+def _as_of_problems(frame: pd.DataFrame, as_of: str) -> list[str]:
+    instant = pd.Timestamp(as_of).tz_localize(None)
+    if len(frame) and not (pd.to_datetime(frame["as_of"]) == instant).all():
+        return [f"as_of column is not {instant} everywhere: {frame['as_of'].unique()!r}"]
+    return []
+
+
+def test_product_velocity_matches_reference(outcome: Outcome) -> None:
+    published, expected = outcome.relations["product_velocity"], outcome.expected["product_velocity"]
+    assert len(expected) > 0, "the case should have products that sold"
+    problems = _as_of_problems(published, outcome.case.as_of)
+    problems += _keyed_mismatches(published, expected, ["product_id"])
+    assert not problems, _report(outcome.case, "product_velocity", problems)
+
+
+def test_daily_product_movements_match_reference(outcome: Outcome) -> None:
+    published = _normalized(outcome.relations["daily_product_movements"], dates=("calendar_date",))
+    expected = outcome.expected["daily_product_movements"]
+    assert len(expected) > 0, "the case should have products whose stock moved"
+    problems = _as_of_problems(published, outcome.case.as_of)
+    problems += _keyed_mismatches(published, expected, ["product_id", "calendar_date"])
+    assert not problems, _report(outcome.case, "daily_product_movements", problems)
+
+
+def test_stock_events_match_reference(outcome: Outcome) -> None:
+    published = _normalized(outcome.relations["stock_events"], timestamps=("event_at",), dates=("event_date",))
+    expected = outcome.expected["stock_events"]
+    assert set(expected["event_type"]) == {"out_of_stock", "back_in_stock", "below_reorder_point"}, (
+        f"the case should have every kind of event, has {sorted(set(expected['event_type']))}")
+    if outcome.case.previous:  # shrinkage found by the snapshot read at T moved stock across a line
+        at_t = expected[expected["event_at"] == _epoch(outcome.case.as_of)]
+        assert {"out_of_stock", "back_in_stock"} <= set(at_t["event_type"]), at_t
+    problems = _as_of_problems(published, outcome.case.as_of)
+    problems += _keyed_mismatches(published, expected, ["product_id", "event_at", "event_type"])
+    assert not problems, _report(outcome.case, "stock_events", problems)
+
+
+def test_inventory_reconciliation_matches_reference(outcome: Outcome) -> None:
+    published = _normalized(outcome.relations["inventory_reconciliation"],
+                            timestamps=("snapshot_at", "previous_snapshot_at"))
+    expected = outcome.expected["inventory_reconciliation"]
+    if outcome.case.previous:
+        assert len(expected) > 0 and (expected["shrinkage"] < 0).any() and (expected["shrinkage"] > 0).any(), (
+            "the two-snapshot case should find units missing and a surplus")
+    problems = _as_of_problems(published, outcome.case.as_of)
+    problems += _keyed_mismatches(published, expected, ["product_id", "snapshot_at"])
+    assert not problems, _report(outcome.case, "inventory_reconciliation", problems)
+
+
+def test_at_risk_changes_match_reference(outcome: Outcome) -> None:
+    published = outcome.relations["at_risk_changes"]
+    expected = outcome.expected["at_risk_changes"]
+    if expected is None:  # a single refresh: nothing to compare against
+        assert len(published) == 0, f"{outcome.case.name}: at_risk_changes after a first refresh:\n{published}"
+        return
+    assert set(expected["change"]) == {"entered", "left"}, "the case should have products entering and leaving"
+    problems = _as_of_problems(published, outcome.case.as_of)
+    previous = pd.Timestamp(outcome.case.previous).tz_localize(None)
+    if not (pd.to_datetime(published["previous_as_of"]) == previous).all():
+        problems.append(f"previous_as_of is not {previous} everywhere: {published['previous_as_of'].unique()!r}")
+    problems += _keyed_mismatches(published, expected, ["product_id"])
+    assert not problems, _report(outcome.case, "at_risk_changes", problems)

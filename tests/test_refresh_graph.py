@@ -118,3 +118,19 @@ def test_at_risk_table_has_exactly_the_design_columns(instance: dg.DagsterInstan
         every_product = {row[0] for row in mart.execute("describe days_to_stockout").fetchall()}
     assert at_risk == DESIGN_AT_RISK_COLUMNS
     assert set(DESIGN_AT_RISK_COLUMNS) <= every_product
+
+
+def test_a_failing_blocking_check_publishes_nothing(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_refresh_job(instance, horizon_days=1).success
+    mart = load_settings().mart_database
+    before = {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()}
+    # Any change of the at-risk count now counts as an anomaly.
+    monkeypatch.setenv("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "1.0001")
+    result = run_refresh_job(instance, horizon_days=28)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["at_risk_table_is_publishable"]
+    assert "--accept-anomalies" in failed[0].description
+    assert {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()} == before
+    # The operator looked, and it is real.
+    assert run_refresh_job(instance, horizon_days=28, accept_anomalies=True).success

@@ -30,8 +30,8 @@ movements_between as (
     select
         in_window.product_id,
         in_window.snapshot_at_epoch,
-        sum(case when movements.movement_type = 'sale' then movements.quantity else 0 end) as units_sold,
-        sum(case when movements.movement_type = 'restock' then movements.quantity else 0 end) as units_restocked
+        cast(sum(case when movements.movement_type = 'sale' then movements.quantity else 0 end) as bigint) as units_sold,
+        cast(sum(case when movements.movement_type = 'restock' then movements.quantity else 0 end) as bigint) as units_restocked
     from in_window
     inner join {{ ref('int_inventory_movements_unioned') }} as movements
         on movements.product_id = in_window.product_id

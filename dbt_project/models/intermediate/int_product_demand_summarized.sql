@@ -14,18 +14,18 @@ with slices as (
 summed as (
     select
         product_id,
-        sum(case when slice_index < 7 then units_sold else 0 end) as units_sold_7d,
-        sum(case when slice_index < 7 then units_restocked else 0 end) as units_restocked_7d,
-        sum(units_sold) as units_sold_28d,
-        sum(units_restocked) as units_restocked_28d,
-        sum(case when slice_index < 7 and is_in_stock then 1 else 0 end) as in_stock_days_7d,
-        sum(case when is_in_stock then 1 else 0 end) as in_stock_days_28d,
+        cast(sum(case when slice_index < 7 then units_sold else 0 end) as bigint) as units_sold_7d,
+        cast(sum(case when slice_index < 7 then units_restocked else 0 end) as bigint) as units_restocked_7d,
+        cast(sum(units_sold) as bigint) as units_sold_28d,
+        cast(sum(units_restocked) as bigint) as units_restocked_28d,
+        cast(sum(case when slice_index < 7 and is_in_stock then 1 else 0 end) as bigint) as in_stock_days_7d,
+        cast(sum(case when is_in_stock then 1 else 0 end) as bigint) as in_stock_days_28d,
         -- Exponentially weighted mean of in-stock daily sales, newest slice weighted most:
         -- weight (1 - alpha)^k for slice k (pandas' ewm(alpha, adjust=True) over the slices).
         sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) * units_sold end)
             / nullif(sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) end), 0)
             as velocity_ewma,
-        sum(units_sold * units_sold) as units_sold_squares_28d,
+        cast(sum(units_sold * units_sold) as bigint) as units_sold_squares_28d,
         avg(cast(units_sold as double)) as daily_sales_mean_28d,
         var_samp(cast(units_sold as double)) as daily_sales_variance_28d,
         stddev_samp(cast(units_sold as double)) as daily_sales_stddev_28d

@@ -41,10 +41,10 @@ changes as (
 select
     product_id,
     slice_index,
-    sum(units_sold) as units_sold,
-    sum(units_restocked) as units_restocked,
-    sum(sale_count) as sale_count,
-    sum(shrinkage) as shrinkage,
-    sum(units_restocked) - sum(units_sold) + sum(shrinkage) as net_change
+    cast(sum(units_sold) as bigint) as units_sold,
+    cast(sum(units_restocked) as bigint) as units_restocked,
+    cast(sum(sale_count) as bigint) as sale_count,
+    cast(sum(shrinkage) as bigint) as shrinkage,
+    cast(sum(units_restocked) - sum(units_sold) + sum(shrinkage) as bigint) as net_change
 from changes
 group by product_id, slice_index

@@ -83,8 +83,8 @@ select
     {{ as_of_timestamp() }} as as_of,
     product_id,
     cast({{ epoch_to_timestamp(today_start ~ ' - days_before_today * 86400') }} as date) as calendar_date,
-    units_sold,
-    units_restocked,
+    cast(units_sold as bigint) as units_sold,
+    cast(units_restocked as bigint) as units_restocked,
     cast(on_hand_end - net_change as bigint) as on_hand_start,
     cast(on_hand_end as bigint) as on_hand_end,
     (on_hand_end - net_change > 0 or units_sold > 0) as is_in_stock

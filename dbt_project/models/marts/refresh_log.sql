@@ -4,5 +4,5 @@
 select
     {{ as_of_timestamp() }} as as_of,
     count(*) as product_count,
-    sum(case when is_at_risk then 1 else 0 end) as at_risk_count
+    cast(sum(case when is_at_risk then 1 else 0 end) as bigint) as at_risk_count
 from {{ ref('days_to_stockout') }}

@@ -79,7 +79,7 @@ select
     cast({{ epoch_to_timestamp('at_epoch') }} as date) as event_date,
     {{ epoch_to_timestamp('at_epoch') }} as event_at,
     event_type,
-    on_hand_before,
-    on_hand_after,
+    cast(on_hand_before as bigint) as on_hand_before,
+    cast(on_hand_after as bigint) as on_hand_after,
     reorder_point
 from events
