@@ -67,6 +67,17 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def newest_event_at(warehouse: Path, as_of: datetime) -> datetime | None:
+    """The latest movement at or before the refresh instant: how fresh the published data is."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (newest,) = connection.execute(
+            "select max(occurred_at_epoch) from intermediate.int_inventory_movements_unioned "
+            "where occurred_at_epoch <= ?",
+            [int(as_of.timestamp())],
+        ).fetchone()
+    return datetime.fromtimestamp(newest, timezone.utc) if newest is not None else None
+
+
 def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, int]:
     """Copy the published relations out of the warehouse into a new version folder."""
     versions = mart_dir / VERSIONS_FOLDER

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from orchestration import publish
+from orchestration import publish, report
 from orchestration.resources import RefreshConfig
 from orchestration.settings import format_instant, load_settings, now
 
@@ -29,6 +29,9 @@ def analyst_mart(context: dg.AssetExecutionContext, refresh: RefreshConfig) -> d
         current_time=now(),
     )
     context.log.info(f"published version {published.version} to {settings.mart_database}")
+    newest = publish.newest_event_at(settings.warehouse_path, as_of)
+    report_path = report.write_report(published.folder, settings.data_dir / "reports", as_of, newest)
+    context.log.info(f"wrote the at-risk report {report_path}")
     return dg.MaterializeResult(
         metadata={
             "as_of": format_instant(as_of),
@@ -37,6 +40,8 @@ def analyst_mart(context: dg.AssetExecutionContext, refresh: RefreshConfig) -> d
             "at_risk_products": dg.MetadataValue.int(published.row_counts["at_risk_in_a_week"]),
             "products": dg.MetadataValue.int(published.row_counts["days_to_stockout"]),
             "top_at_risk": dg.MetadataValue.md(published.top_at_risk_markdown),
+            "newest_event_at": format_instant(newest) if newest else "",
+            "report": dg.MetadataValue.path(str(report_path)),
             **{f"rows_{name}": dg.MetadataValue.int(count) for name, count in published.row_counts.items()},
         }
     )
