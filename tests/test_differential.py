@@ -6,9 +6,10 @@ tests/reference_model.py straight from the SQLite sources and the landed invento
 and compares product by product: days_to_stockout, at_risk_in_a_week, product_velocity,
 daily_product_movements, stock_events, inventory_reconciliation and at_risk_changes.
 
-One case refreshes twice, a day apart, with a day of trading and some shrinkage written into
-the sources in between (so it has two snapshots, a reconciliation with real shrinkage and a
-previous refresh for at_risk_changes); its second refresh is the one compared.
+One case is refreshed a second time a day later, after a day of trading and a stock count
+that found shrinkage were written into the sources: that refresh has two snapshots, a
+reconciliation with real shrinkage and a previous refresh for at_risk_changes, and is compared
+too (test id `<case>-next-day`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -39,7 +40,6 @@ from tests.reference_model import (
 )
 
 SIM_END = "2026-11-21T12:00:00Z"
-NEXT_DAY = "2026-11-22T12:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,19 @@ class Case:
     now: str = SIM_END              # STOCKOUT_NOW: the instant stamped on the snapshot
     model: dict[str, float] = field(default_factory=dict)  # reference kwargs
     edges: bool = False             # add hand-placed edge-case events to the simulated shop
-    # an earlier refresh at this instant (also STOCKOUT_NOW then, so it takes the first
-    # snapshot); then one more day of trading and shrinkage is written into the sources
-    # (_trade_one_more_day) before the compared refresh at as_of = now
-    previous: str | None = None
+    # then one more day of trading and a stock count with shrinkage is written into the
+    # sources (_trade_one_more_day) and a second refresh, at as_of = now = as_of + 1 day, is
+    # compared too; needs as_of == now. Two never-sold products are added to the shop first
+    # (_add_idle_products), so that the count is the only change some product sees.
+    next_day: bool = False
 
 
 CASES = [
     # as_of = snapshot instant: on_hand is the snapshot itself, slices reconstructed backwards.
-    Case("small-at-snapshot", products=60, sales_per_day=30, days=35, seed=7, as_of=SIM_END),
+    # Then a day of trading, a stock count with shrinkage and a refresh at the next snapshot
+    # (a day later): reconciliation, shrinkage in slices, movements and events, at-risk changes.
+    Case("small-at-snapshot", products=60, sales_per_day=30, days=35, seed=7, as_of=SIM_END,
+         next_day=True),
     # as_of 2.5 days before the snapshot: on_hand itself is reconstructed backwards.
     Case("wide-before-snapshot", products=300, sales_per_day=400, days=45, seed=11,
          as_of="2026-11-19T00:00:00Z"),
@@ -75,11 +79,6 @@ CASES = [
     Case("settings", products=200, sales_per_day=300, days=40, seed=2, as_of="2026-11-15T12:00:00Z",
          model={"horizon": 10, "threshold": 2, "reorder_factor": 2.0, "service_level": 0.9,
                 "smoothing_factor": 0.5}),
-    # refresh at the simulated end (snapshot 1), one more day of movements plus shrinkage,
-    # refresh a day later (snapshot 2 at T): reconciliation, shrinkage in stock and events,
-    # and the at-risk list's changes between the two refreshes.
-    Case("two-snapshots-shrinkage", products=120, sales_per_day=150, days=35, seed=5,
-         as_of=NEXT_DAY, now=NEXT_DAY, previous=SIM_END),
 ]
 
 CLI_FLAGS = {
@@ -156,31 +155,47 @@ def _inject_edge_events(transactions: Path, as_of: int, snapshot_at: int) -> Non
         )
 
 
-def _trade_one_more_day(sources: Path, start: int, previous: pd.DataFrame) -> None:
+def _add_idle_products(sources: Path, at: int) -> list[int]:
+    """Two new catalogue products with stock (10 and 2 units) and no movement ever; their ids."""
+    with sqlite3.connect(sources / "transactions.sqlite") as conn:
+        first = conn.execute("select max(id) from products").fetchone()[0] + 1
+        supplier = conn.execute("select min(id) from suppliers").fetchone()[0]
+        ids = [first, first + 1]
+        conn.executemany("insert into products(id, name, sku, price, supplier_id) values (?, ?, ?, ?, ?)",
+                         [(pid, f"Idle product {pid}", f"SKU-IDLE-{pid}", 9.5, supplier) for pid in ids])
+    with sqlite3.connect(sources / "inventory.sqlite") as conn:
+        conn.executemany("insert into inventory(pid, quantity, updated_at) values (?, ?, ?)",
+                         [(ids[0], 10, at - 40 * 86_400), (ids[1], 2, at - 40 * 86_400)])
+    return ids
+
+
+def _trade_one_more_day(sources: Path, start: int, previous: pd.DataFrame, idle: list[int]) -> None:
     """One more day of the shop after a refresh at `start` read the inventory service, written
     straight into the source systems: new valid movements in (start, start + 1 day] (ids
     above the highest), the inventory service's quantities moved by exactly those movements,
-    then what a stock count would find on top: units missing from a handful of products and
-    one surplus. `previous` is the reference at `start`: products at risk then get big
-    restocks (they leave the at-risk list), products selling but safe are sold out (they
-    enter it)."""
+    then what a stock count would find on top: units missing from a handful of products
+    (the `idle` ones, never moved, among them) and one surplus. `previous` is the reference at
+    `start`: products at risk then get big restocks (they leave the at-risk list), products
+    selling but safe are sold out (they enter it)."""
     day, hour = 86_400, 3_600
     end = start + day
     prev = previous.set_index("product_id")
     with sqlite3.connect(sources / "inventory.sqlite") as conn:
         stock = {int(p): int(q) for p, q in conn.execute("select pid, quantity from inventory")}
-    selling = prev[prev["demand_rate"] > 0].sort_values(["demand_rate", "product_id"], ascending=[False, True])
-    best = [int(p) for p in selling.index[:15]]
-    at_risk = [int(p) for p in selling.index if prev.loc[p, "is_at_risk"] and p not in best]
-    safe = [int(p) for p in selling.index if not prev.loc[p, "is_at_risk"] and p not in best and stock[p] > 0]
-    assert len(at_risk) >= 3 and len(safe) >= 3, "the shop should have products at risk and safe ones"
+    selling = [int(p) for p in prev[prev["demand_rate"] > 0]
+               .sort_values(["demand_rate", "product_id"], ascending=[False, True]).index]
+    best = selling[:10]
+    at_risk = [p for p in selling if prev.loc[p, "is_at_risk"]][:2]
+    safe = [p for p in selling if not prev.loc[p, "is_at_risk"] and stock[p] > 0
+            and p not in best and p not in at_risk]
+    assert at_risk and len(safe) >= 3, "the shop should have products at risk and safe ones"
 
     rows: list[tuple[int, str, int, int]] = []  # (pid, type, quantity, timestamp)
     for i, pid in enumerate(best):  # ordinary trade: 1-3 units every two hours
         rows += [(pid, "sale", 1 + (i + h) % 3, start + h * hour + 17 * i) for h in range(1, 24, 2)]
     rows.append((best[0], "sale", 2, end))                     # at the second snapshot's instant
     rows.append((at_risk[0], "restock", 500, end))              # likewise
-    rows += [(pid, "restock", 500, start + 6 * hour + j) for j, pid in enumerate(at_risk[1:3])]
+    rows += [(pid, "restock", 500, start + 6 * hour + j) for j, pid in enumerate(at_risk[1:])]
     sold_out, below_zero, back = safe[-3:]                      # slow sellers, so nothing else moves them
     rows.append((sold_out, "sale", stock[sold_out], start + 10 * hour))        # to exactly 0
     rows.append((below_zero, "sale", stock[below_zero] + 4, start + 10 * hour))  # to -4
@@ -203,13 +218,12 @@ def _trade_one_more_day(sources: Path, start: int, previous: pd.DataFrame) -> No
         last_change[pid] = max(ts, last_change.get(pid, 0))
 
     # What the count finds besides the recorded movements.
-    touched = set(best) | set(at_risk[:3]) | {sold_out, below_zero, back}
+    touched = set(best) | set(at_risk) | {sold_out, below_zero, back}
     large = [p for p in best if updated[p] >= 10][:3]
     assert len(large) == 3, "the best sellers should have stock left"
     shrinkage = {large[0]: -2, large[1]: -3, large[2]: -1}
-    idle = [int(p) for p in prev.index[prev["units_sold_28d"] == 0] if stock[int(p)] > 0]
-    if idle:  # the count is the only change in 28 days
-        shrinkage[idle[0]] = -1
+    shrinkage[idle[0]] = -1                                     # the only change in 28 days:
+    shrinkage[idle[1]] = -stock[idle[1]]                        # 10 -> 9, and 2 -> 0 (out of stock)
     low = sorted((q, p) for p, q in updated.items() if q > 0 and p not in touched and p not in shrinkage)
     shrinkage[low[0][1]] = -low[0][0]                           # counted out of stock
     shrinkage[below_zero] = 6                                   # surplus: -4 counted as 2, back in stock
@@ -227,8 +241,9 @@ class Outcome:
     published: pd.DataFrame   # days_to_stockout, indexed by product_id
     at_risk: pd.DataFrame     # at_risk_in_a_week, indexed by product_id
     reference: pd.DataFrame   # reference model, indexed by product_id
-    relations: dict[str, pd.DataFrame] = field(default_factory=dict)  # every published relation
-    expected: dict[str, pd.DataFrame] = field(default_factory=dict)   # the reference's version
+    relations: dict[str, pd.DataFrame]  # every published relation, as published
+    expected: dict[str, pd.DataFrame | None]  # the reference's version of the other relations
+    previous_as_of: str | None = None   # the refresh before, when there was one
 
 
 PUBLISHED = ["days_to_stockout", "at_risk_in_a_week", "product_velocity", "daily_product_movements",
@@ -242,10 +257,42 @@ def _refresh_args(case: Case, as_of: str) -> list[str]:
     return args
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[c.name for c in CASES])
-def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
-    case: Case = request.param
-    data_dir = tmp_path_factory.mktemp(case.name) / "data"
+def _next_day(iso: str) -> str:
+    return (datetime.fromisoformat(iso.replace("Z", "+00:00")) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _compare_refresh(case: Case, name: str, data_dir: Path, as_of: str, now: str,
+                     previous: tuple[str, pd.DataFrame] | None) -> Outcome:
+    """Read the published mart and recompute everything at `as_of` from the sources as they
+    are now. `previous` = (as_of, reference) of the refresh before, if any."""
+    with duckdb.connect(str(data_dir / "mart" / "analytics.duckdb"), read_only=True) as conn:
+        relations = {relation: conn.execute(f"select * from {relation}").df() for relation in PUBLISHED}
+    published, at_risk = relations["days_to_stockout"], relations["at_risk_in_a_week"]
+
+    T = _epoch(as_of)
+    changes, products, suppliers, _inventory = load_sources(data_dir)
+    snapshots = load_landed_snapshots(data_dir)
+    taken = ([_epoch(previous[0])] if previous else []) + [_epoch(now)]
+    assert [at for at, _ in snapshots] == taken, f"expected the snapshots taken at {taken}"
+    reference = compute_reference(changes, products, suppliers, snapshots, T, **case.model)
+    demand_rate = dict(zip(reference["product_id"], reference["demand_rate"]))
+    expected = {
+        "product_velocity": compute_product_velocity(reference),
+        "daily_product_movements": compute_daily_movements(changes, products, snapshots, T),
+        "stock_events": compute_stock_events(changes, products, suppliers, snapshots, T, demand_rate,
+                                             case.model.get("reorder_factor", 1.5)),
+        "inventory_reconciliation": compute_reconciliation(changes, products, snapshots, T),
+        "at_risk_changes": compute_at_risk_changes(previous[1], reference) if previous else None,
+    }
+    return Outcome(replace(case, name=name, as_of=as_of, now=now), published.set_index("product_id", drop=False),
+                   at_risk.set_index("product_id", drop=False),
+                   reference.set_index("product_id", drop=False), relations, expected,
+                   previous[0] if previous else None)
+
+
+def _run_case(case: Case, data_dir: Path) -> list[Outcome]:
+    """Simulate the case's shop, refresh, compare; for a next_day case, trade a day, refresh
+    and compare again. One Outcome per refresh."""
     home = data_dir / "dagster_home"
     home.mkdir(parents=True)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -258,39 +305,31 @@ def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
           "--seed", str(case.seed)], env)
     if case.edges:
         _inject_edge_events(data_dir / "sources" / "transactions.sqlite", _epoch(case.as_of), _epoch(case.now))
-    previous_reference = None
-    if case.previous:
-        _run(_refresh_args(case, case.previous), {**env, "STOCKOUT_NOW": case.previous})
-        changes, products, suppliers, _inventory = load_sources(data_dir)
-        previous_reference = compute_reference(changes, products, suppliers, load_landed_snapshots(data_dir),
-                                               _epoch(case.previous), **case.model)
-        _trade_one_more_day(data_dir / "sources", _epoch(case.previous), previous_reference)
+    if case.next_day:
+        assert case.as_of == case.now, "a next_day case refreshes at its snapshot instants"
+        idle = _add_idle_products(data_dir / "sources", _epoch(case.now))
     _run(_refresh_args(case, case.as_of), env)
+    outcomes = [_compare_refresh(case, case.name, data_dir, case.as_of, case.now, None)]
+    if case.next_day:
+        _trade_one_more_day(data_dir / "sources", _epoch(case.as_of), outcomes[0].reference, idle)
+        later = _next_day(case.as_of)
+        _run(_refresh_args(case, later), {**env, "STOCKOUT_NOW": later})
+        outcomes.append(_compare_refresh(case, f"{case.name}-next-day", data_dir, later, later,
+                                         (case.as_of, outcomes[0].reference.reset_index(drop=True))))
+    return outcomes
 
-    with duckdb.connect(str(data_dir / "mart" / "analytics.duckdb"), read_only=True) as conn:
-        relations = {name: conn.execute(f"select * from {name}").df() for name in PUBLISHED}
-    published, at_risk = relations["days_to_stockout"], relations["at_risk_in_a_week"]
 
-    T = _epoch(case.as_of)
-    changes, products, suppliers, _inventory = load_sources(data_dir)
-    snapshots = load_landed_snapshots(data_dir)
-    taken = [_epoch(case.previous), _epoch(case.now)] if case.previous else [_epoch(case.now)]
-    assert [at for at, _ in snapshots] == taken, f"expected the snapshots taken at {taken}"
-    reference = compute_reference(changes, products, suppliers, snapshots, T, **case.model)
-    demand_rate = dict(zip(reference["product_id"], reference["demand_rate"]))
-    expected = {
-        "product_velocity": compute_product_velocity(reference),
-        "daily_product_movements": compute_daily_movements(changes, products, snapshots, T),
-        "stock_events": compute_stock_events(changes, products, suppliers, snapshots, T, demand_rate,
-                                             case.model.get("reorder_factor", 1.5)),
-        "inventory_reconciliation": compute_reconciliation(changes, products, snapshots, T),
-        "at_risk_changes": (compute_at_risk_changes(previous_reference, reference)
-                            if previous_reference is not None else None),
-    }
+STAGES = [(case, 0) for case in CASES] + [(case, 1) for case in CASES if case.next_day]
+_RUNS: dict[str, list[Outcome]] = {}
 
-    return Outcome(case, published.set_index("product_id", drop=False),
-                   at_risk.set_index("product_id", drop=False),
-                   reference.set_index("product_id", drop=False), relations, expected)
+
+@pytest.fixture(scope="module", params=STAGES,
+                ids=[case.name + ("-next-day" if stage else "") for case, stage in STAGES])
+def outcome(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    case, stage = request.param
+    if case.name not in _RUNS:
+        _RUNS[case.name] = _run_case(case, tmp_path_factory.mktemp(case.name) / "data")
+    return _RUNS[case.name][stage]
 
 
 # --------------------------------------------------------------------------- comparison
@@ -411,6 +450,8 @@ def _equal(column: str, a: object, b: object) -> bool:
         return _close(a, b, 0.0, PROBABILITY_TOLERANCE)
     if isinstance(a, bool | np.bool_) or isinstance(b, bool | np.bool_):
         return bool(a) == bool(b)
+    if isinstance(a, int | np.integer) and isinstance(b, int | np.integer):
+        return int(a) == int(b)  # counts, stock and instants: exactly (a relative 1e-9 is a second at 2026)
     if isinstance(a, int | float | np.number) and isinstance(b, int | float | np.number):
         return _close(a, b, REL_TOL, ABS_TOL)
     return a == b
@@ -466,7 +507,7 @@ def test_stock_events_match_reference(outcome: Outcome) -> None:
     expected = outcome.expected["stock_events"]
     assert set(expected["event_type"]) == {"out_of_stock", "back_in_stock", "below_reorder_point"}, (
         f"the case should have every kind of event, has {sorted(set(expected['event_type']))}")
-    if outcome.case.previous:  # shrinkage found by the snapshot read at T moved stock across a line
+    if outcome.previous_as_of:  # shrinkage found by the snapshot read at T moved stock across a line
         at_t = expected[expected["event_at"] == _epoch(outcome.case.as_of)]
         assert {"out_of_stock", "back_in_stock"} <= set(at_t["event_type"]), at_t
     problems = _as_of_problems(published, outcome.case.as_of)
@@ -478,7 +519,7 @@ def test_inventory_reconciliation_matches_reference(outcome: Outcome) -> None:
     published = _normalized(outcome.relations["inventory_reconciliation"],
                             timestamps=("snapshot_at", "previous_snapshot_at"))
     expected = outcome.expected["inventory_reconciliation"]
-    if outcome.case.previous:
+    if outcome.previous_as_of:
         assert len(expected) > 0 and (expected["shrinkage"] < 0).any() and (expected["shrinkage"] > 0).any(), (
             "the two-snapshot case should find units missing and a surplus")
     problems = _as_of_problems(published, outcome.case.as_of)
@@ -494,7 +535,7 @@ def test_at_risk_changes_match_reference(outcome: Outcome) -> None:
         return
     assert set(expected["change"]) == {"entered", "left"}, "the case should have products entering and leaving"
     problems = _as_of_problems(published, outcome.case.as_of)
-    previous = pd.Timestamp(outcome.case.previous).tz_localize(None)
+    previous = pd.Timestamp(outcome.previous_as_of).tz_localize(None)
     if not (pd.to_datetime(published["previous_as_of"]) == previous).all():
         problems.append(f"previous_as_of is not {previous} everywhere: {published['previous_as_of'].unique()!r}")
     problems += _keyed_mismatches(published, expected, ["product_id"])
