@@ -63,7 +63,8 @@ def test_model_settings_reach_dbt(instance: dg.DagsterInstance) -> None:
     with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
         (longest,) = mart.execute("select max(days_to_stockout) from at_risk_in_a_week").fetchone()
         (at_risk_28,) = mart.execute("select count(*) from at_risk_in_a_week").fetchone()
-    assert run_refresh_job(instance).success
+    # a 28-day horizon flags many more products: the volume check would rightly stop this
+    assert run_refresh_job(instance, accept_anomalies=True).success
     with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
         (at_risk_7,) = mart.execute("select count(*) from at_risk_in_a_week").fetchone()
     assert longest > 7
