@@ -33,4 +33,5 @@ ui: install
 	$(RUN) stockout ui
 
 clean:
-	rm -rf data/sources data/landing data/warehouse data/mart data/dagster_home dbt_project/target dbt_project/logs
+	find data -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf dbt_project/target dbt_project/logs
