@@ -33,6 +33,8 @@ def test_whole_graph_materializes_and_publishes(instance: dg.DagsterInstance) ->
 
     checks = result.get_asset_check_evaluations()
     assert checks and all(check.passed for check in checks)
+    # dbt's artifacts go with the data folder, one folder reused by every run
+    assert (load_settings().data_dir / "dbt_target" / "run_results.json").exists()
     assert any(check.asset_key == dg.AssetKey("at_risk_in_a_week") for check in checks)
 
     with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:

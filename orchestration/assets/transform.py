@@ -78,6 +78,12 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
         as_of = refresh.resolve_as_of(context)
         context.log.info(f"dbt build for as_of={format_instant(as_of)}")
-        yield from dbt.cli(dbt_build_args(as_of, refresh.model_settings()), context=context).stream()
+        # One target folder per data folder, reused by every run (runs never overlap): dbt's
+        # artifacts stay with the data, and hourly refreshes do not pile up folders.
+        yield from dbt.cli(
+            dbt_build_args(as_of, refresh.model_settings()),
+            context=context,
+            target_path=settings.data_dir / "dbt_target",
+        ).stream()
 
     return stockout_dbt_models
