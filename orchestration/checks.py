@@ -17,10 +17,26 @@ import duckdb
 import pandas as pd
 
 AT_RISK_COLUMNS = (
-    "as_of", "product_id", "product_name", "sku", "supplier_name", "lead_time_days", "stock_status",
-    "on_hand", "units_sold_7d", "in_stock_days_7d", "velocity_7d", "velocity_28d", "demand_rate", "trend",
-    "days_to_stockout", "projected_stockout_date", "stockout_probability_7d", "reorder_recommended",
-    "suggested_reorder_qty", "risk_rank",
+    "as_of",
+    "product_id",
+    "product_name",
+    "sku",
+    "supplier_name",
+    "lead_time_days",
+    "stock_status",
+    "on_hand",
+    "units_sold_7d",
+    "in_stock_days_7d",
+    "velocity_7d",
+    "velocity_28d",
+    "demand_rate",
+    "trend",
+    "days_to_stockout",
+    "projected_stockout_date",
+    "stockout_probability_7d",
+    "reorder_recommended",
+    "suggested_reorder_qty",
+    "risk_rank",
 )
 INTEGER_TYPES = ["int8", "int16", "int32", "int64", "Int64", "Int32"]
 FLOAT_TYPES = ["float32", "float64", "Float64"]
@@ -39,21 +55,50 @@ def _expectation_suite():
 
     expect = gx.expectations
     suite = gx.ExpectationSuite(name="at_risk_in_a_week")
-    suite.add_expectation(expect.ExpectTableColumnsToMatchSet(column_set=list(AT_RISK_COLUMNS), exact_match=True))
-    for column in ("as_of", "product_id", "stock_status", "on_hand", "days_to_stockout",
-                   "stockout_probability_7d", "demand_rate", "risk_rank"):
+    suite.add_expectation(
+        expect.ExpectTableColumnsToMatchSet(column_set=list(AT_RISK_COLUMNS), exact_match=True)
+    )
+    for column in (
+        "as_of",
+        "product_id",
+        "stock_status",
+        "on_hand",
+        "days_to_stockout",
+        "stockout_probability_7d",
+        "demand_rate",
+        "risk_rank",
+    ):
         suite.add_expectation(expect.ExpectColumnValuesToNotBeNull(column=column))
-    for column in ("product_id", "on_hand", "units_sold_7d", "in_stock_days_7d", "suggested_reorder_qty", "risk_rank"):
+    for column in (
+        "product_id",
+        "on_hand",
+        "units_sold_7d",
+        "in_stock_days_7d",
+        "suggested_reorder_qty",
+        "risk_rank",
+    ):
         suite.add_expectation(expect.ExpectColumnValuesToBeInTypeList(column=column, type_list=INTEGER_TYPES))
-    for column in ("velocity_7d", "velocity_28d", "demand_rate", "days_to_stockout", "stockout_probability_7d"):
+    for column in (
+        "velocity_7d",
+        "velocity_28d",
+        "demand_rate",
+        "days_to_stockout",
+        "stockout_probability_7d",
+    ):
         suite.add_expectation(expect.ExpectColumnValuesToBeInTypeList(column=column, type_list=FLOAT_TYPES))
     suite.add_expectation(expect.ExpectColumnValuesToBeUnique(column="product_id"))
     suite.add_expectation(expect.ExpectColumnValuesToBeUnique(column="risk_rank"))
-    suite.add_expectation(expect.ExpectColumnValuesToBeBetween(column="stockout_probability_7d", min_value=0, max_value=1))
+    suite.add_expectation(
+        expect.ExpectColumnValuesToBeBetween(column="stockout_probability_7d", min_value=0, max_value=1)
+    )
     suite.add_expectation(expect.ExpectColumnValuesToBeBetween(column="days_to_stockout", min_value=0))
-    suite.add_expectation(expect.ExpectColumnValuesToBeBetween(column="demand_rate", min_value=0, strict_min=True))
+    suite.add_expectation(
+        expect.ExpectColumnValuesToBeBetween(column="demand_rate", min_value=0, strict_min=True)
+    )
     suite.add_expectation(expect.ExpectColumnValuesToBeBetween(column="suggested_reorder_qty", min_value=0))
-    suite.add_expectation(expect.ExpectColumnValuesToBeInSet(column="stock_status", value_set=["at_risk", "out_of_stock"]))
+    suite.add_expectation(
+        expect.ExpectColumnValuesToBeInSet(column="stock_status", value_set=["at_risk", "out_of_stock"])
+    )
     return suite
 
 
@@ -77,7 +122,11 @@ def run_expectations(frame: pd.DataFrame) -> list[str]:
         if not outcome.success:
             config = outcome.expectation_config
             column = config.kwargs.get("column", "table")
-            found = outcome.result.get("partial_unexpected_list") or outcome.result.get("details") or outcome.result.get("observed_value")
+            found = (
+                outcome.result.get("partial_unexpected_list")
+                or outcome.result.get("details")
+                or outcome.result.get("observed_value")
+            )
             failures.append(f"{config.type} on at_risk_in_a_week.{column} failed (found {found!r:.200})")
     return failures
 
@@ -86,10 +135,14 @@ def consistency_failures(at_risk: pd.DataFrame, every_product: pd.DataFrame, as_
     """Rules that span rows or relations: the refresh instant, ranks 1..n, status against
     on_hand, and every at-risk row equal to its row in days_to_stockout."""
     failures = []
-    expected_as_of = pd.Timestamp(as_of).tz_convert(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    expected_as_of = (
+        pd.Timestamp(as_of).tz_convert(None) if pd.Timestamp(as_of).tzinfo else pd.Timestamp(as_of)
+    )
     wrong_as_of = at_risk[pd.to_datetime(at_risk["as_of"]) != expected_as_of]
     if len(wrong_as_of):
-        failures.append(f"{len(wrong_as_of)} rows of at_risk_in_a_week have as_of other than the refresh instant {expected_as_of}")
+        failures.append(
+            f"{len(wrong_as_of)} rows of at_risk_in_a_week have as_of other than the refresh instant {expected_as_of}"
+        )
     ranks = sorted(at_risk["risk_rank"].dropna().astype(int))
     if ranks != list(range(1, len(at_risk) + 1)):
         failures.append(f"risk_rank is not 1..{len(at_risk)} (first ranks: {ranks[:5]})")
@@ -104,7 +157,12 @@ def consistency_failures(at_risk: pd.DataFrame, every_product: pd.DataFrame, as_
     else:
         joined = at_risk.merge(flagged, on="product_id", suffixes=("", "_all"))
         for column in ("on_hand", "days_to_stockout", "stockout_probability_7d", "risk_rank", "demand_rate"):
-            differs = joined[~((joined[column] == joined[f"{column}_all"]) | (joined[column].isna() & joined[f"{column}_all"].isna()))]
+            differs = joined[
+                ~(
+                    (joined[column] == joined[f"{column}_all"])
+                    | (joined[column].isna() & joined[f"{column}_all"].isna())
+                )
+            ]
             if len(differs):
                 failures.append(
                     f"{column} of products {differs['product_id'].head(5).tolist()} differs between at_risk_in_a_week and days_to_stockout"
@@ -149,7 +207,9 @@ def check_at_risk_table(
         ).df()
     failures = run_expectations(at_risk) + consistency_failures(at_risk, every_product, as_of)
     if not accept_anomalies:
-        volume = volume_failure(len(at_risk), previous_published_at_risk_count(mart_database), max_change_factor)
+        volume = volume_failure(
+            len(at_risk), previous_published_at_risk_count(mart_database), max_change_factor
+        )
         if volume:
             failures.append(volume)
     return CheckOutcome(passed=not failures, failures=failures, at_risk_count=len(at_risk))

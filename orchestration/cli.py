@@ -99,9 +99,7 @@ def cmd_at_risk(args: argparse.Namespace) -> int:
         print(f"no published mart at {database}: run `stockout refresh` first", file=sys.stderr)
         return 1
     with duckdb.connect(str(database), read_only=True) as connection:
-        (as_of, count) = connection.execute(
-            "select max(as_of), count(*) from at_risk_in_a_week"
-        ).fetchone()
+        (as_of, count) = connection.execute("select max(as_of), count(*) from at_risk_in_a_week").fetchone()
         frame = connection.execute(
             """
             select risk_rank, product_id, product_name, sku, supplier_name, stock_status, on_hand,
@@ -131,9 +129,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     command = [
-        sys.executable, "-m", "dagster", "dev",
-        "-m", "orchestration.definitions",
-        "--host", args.host, "--port", str(args.port),
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "orchestration.definitions",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
     ]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
     os.execv(sys.executable, command)
@@ -149,18 +154,29 @@ def cmd_docs(args: argparse.Namespace) -> int:
     settings = load_settings()
     target = settings.data_dir / "dbt_docs"
     dbt = [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
-    common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)]
+    common = [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+    ]
     environment = {**os.environ, "STOCKOUT_DATA_DIR": str(settings.data_dir)}
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     as_of = format_instant(now())
     generated = subprocess.run(
         [*dbt, "docs", "generate", *common, "--vars", f'{{"as_of": "{as_of}"}}'],
-        env=environment, capture_output=True, text=True,
+        env=environment,
+        capture_output=True,
+        text=True,
     )
     if generated.returncode != 0:
         print(generated.stdout[-2000:], file=sys.stderr)
-        print("stockout docs: dbt docs generate failed (is a refresh writing the warehouse? retry after it)",
-              file=sys.stderr)
+        print(
+            "stockout docs: dbt docs generate failed (is a refresh writing the warehouse? retry after it)",
+            file=sys.stderr,
+        )
         return 1
     print(f"dbt docs generated in {target}")
     if args.no_serve:
@@ -178,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     simulate = commands.add_parser("simulate", help="write a simulated shop into the source systems")
-    simulate.add_argument("--tier", default="1", choices=["1", "bench"], help="size preset (default 1: 250 products)")
+    simulate.add_argument(
+        "--tier", default="1", choices=["1", "bench"], help="size preset (default 1: 250 products)"
+    )
     simulate.add_argument("--products", type=int, help="number of products (overrides the tier)")
     simulate.add_argument("--customers", type=int, help="number of customers (overrides the tier)")
     simulate.add_argument("--sales-per-day", type=int, help="mean sale events per day (overrides the tier)")
@@ -189,12 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     refresh = commands.add_parser("refresh", help="land, transform, check and publish, through Dagster")
     refresh.add_argument("--as-of", help="the refresh instant, ISO-8601 (default: now)")
-    refresh.add_argument("--accept-anomalies", action="store_true",
-                         help="publish even if the at-risk count changed more than the volume check allows")
-    refresh.add_argument("--verbose", action="store_true", help="show Dagster's and dbt's logs (default: data/logs/)")
+    refresh.add_argument(
+        "--accept-anomalies",
+        action="store_true",
+        help="publish even if the at-risk count changed more than the volume check allows",
+    )
+    refresh.add_argument(
+        "--verbose", action="store_true", help="show Dagster's and dbt's logs (default: data/logs/)"
+    )
     refresh.add_argument("--horizon-days", type=float, help="at-risk horizon in days (default 7)")
     refresh.add_argument("--threshold", type=float, help="stock-out threshold in units (default 0)")
-    refresh.add_argument("--reorder-factor", type=float, help="reorder when days left < lead time x this (default 1.5)")
+    refresh.add_argument(
+        "--reorder-factor", type=float, help="reorder when days left < lead time x this (default 1.5)"
+    )
     refresh.add_argument("--service-level", type=float, help="service level for safety stock (default 0.95)")
     refresh.add_argument("--smoothing-factor", type=float, help="EWMA smoothing factor (default 0.3)")
     refresh.set_defaults(handler=cmd_refresh)

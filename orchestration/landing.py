@@ -76,9 +76,7 @@ def landed_high_water_mark(folder: Path) -> int:
     return max(marks, default=0)
 
 
-def land_changes(
-    source: TransactionDatabase, change_type: str, folder: Path
-) -> LandedFile:
+def land_changes(source: TransactionDatabase, change_type: str, folder: Path) -> LandedFile:
     """Land `inventory_change` rows of one type with ids above the folder's high-water mark.
 
     The file covers the id range (mark, newest id] and is written even when no row of this
@@ -105,9 +103,7 @@ def land_changes(
 def landed_snapshot_instants(folder: Path) -> list[datetime]:
     """When each landed inventory snapshot was read, oldest first."""
     stamps = [m.group(1) for p in folder.glob("snapshot_*.parquet") if (m := SNAPSHOT_FILE.match(p.name))]
-    return sorted(
-        datetime.strptime(stamp, SNAPSHOT_STAMP).replace(tzinfo=timezone.utc) for stamp in stamps
-    )
+    return sorted(datetime.strptime(stamp, SNAPSHOT_STAMP).replace(tzinfo=timezone.utc) for stamp in stamps)
 
 
 def land_snapshot(

@@ -80,7 +80,9 @@ def run_refresh(
     elapsed = time.monotonic() - started
     metadata = _materialization_metadata(result)
     if not result.success:
-        summary = f"refresh as_of={format_instant(instant)} FAILED after {elapsed:.1f}s: {_first_failure(result)}"
+        summary = (
+            f"refresh as_of={format_instant(instant)} FAILED after {elapsed:.1f}s: {_first_failure(result)}"
+        )
         for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed:
                 summary += f"\n  check {evaluation.asset_key.to_user_string()}/{evaluation.check_name}: {evaluation.description}"

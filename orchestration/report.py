@@ -65,7 +65,13 @@ def _cell(column: str, value: object) -> str:
     if value is None:
         return '<td data-value=""></td>'
     if isinstance(value, float):
-        shown = f"{value:.3f}" if column == "stockout_probability_7d" else f"{value:.1f}" if column == "days_to_stockout" else f"{value:.2f}"
+        shown = (
+            f"{value:.3f}"
+            if column == "stockout_probability_7d"
+            else f"{value:.1f}"
+            if column == "days_to_stockout"
+            else f"{value:.2f}"
+        )
         return f'<td class="num" data-value="{value!r}">{shown}</td>'
     if isinstance(value, bool):
         return f'<td data-value="{int(value)}">{"yes" if value else ""}</td>'
@@ -98,20 +104,34 @@ def render_report(version_folder: Path, as_of: datetime, newest_event_at: dateti
 
     with duckdb.connect() as connection:
         columns = ", ".join(name for name, _ in TABLE_COLUMNS)
-        at_risk = connection.execute(f"select {columns} from {parquet('at_risk_in_a_week')} order by risk_rank").fetchall()
+        at_risk = connection.execute(
+            f"select {columns} from {parquet('at_risk_in_a_week')} order by risk_rank"
+        ).fetchall()
         bucket_sql = ", ".join(
-            f"count(*) filter (where days_to_stockout >= {low} and days_to_stockout < {high})" for low, high in DAY_BUCKETS
+            f"count(*) filter (where days_to_stockout >= {low} and days_to_stockout < {high})"
+            for low, high in DAY_BUCKETS
         )
-        counts = list(connection.execute(f"select {bucket_sql} from {parquet('days_to_stockout')}").fetchone())
+        counts = list(
+            connection.execute(f"select {bucket_sql} from {parquet('days_to_stockout')}").fetchone()
+        )
         changes = connection.execute(
             f"select change, product_name, sku, previous_as_of from {parquet('at_risk_changes')} order by change, product_name"
         ).fetchall()
     header = "".join(f"<th>{html.escape(title)}</th>" for _, title in TABLE_COLUMNS)
     body = "\n".join(
-        "<tr>" + "".join(_cell(name, value) for (name, _), value in zip(TABLE_COLUMNS, row)) + "</tr>" for row in at_risk
+        "<tr>" + "".join(_cell(name, value) for (name, _), value in zip(TABLE_COLUMNS, row)) + "</tr>"
+        for row in at_risk
     )
-    entered = [f"{html.escape(str(name))} ({html.escape(str(sku))})" for change, name, sku, _ in changes if change == "entered"]
-    left = [f"{html.escape(str(name))} ({html.escape(str(sku))})" for change, name, sku, _ in changes if change == "left"]
+    entered = [
+        f"{html.escape(str(name))} ({html.escape(str(sku))})"
+        for change, name, sku, _ in changes
+        if change == "entered"
+    ]
+    left = [
+        f"{html.escape(str(name))} ({html.escape(str(sku))})"
+        for change, name, sku, _ in changes
+        if change == "left"
+    ]
     previous = changes[0][3] if changes else None
     if newest_event_at is None:
         freshness = '<span class="stale">no event landed yet</span>'
@@ -141,7 +161,9 @@ def render_report(version_folder: Path, as_of: datetime, newest_event_at: dateti
 """
 
 
-def write_report(version_folder: Path, reports_dir: Path, as_of: datetime, newest_event_at: datetime | None) -> Path:
+def write_report(
+    version_folder: Path, reports_dir: Path, as_of: datetime, newest_event_at: datetime | None
+) -> Path:
     """Write the report for a published version and point latest.html at it, atomically."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     page = render_report(version_folder, as_of, newest_event_at)

@@ -1,6 +1,5 @@
 """Run-level settings shared by every step of a refresh."""
 
-
 import os
 from datetime import datetime, timezone
 from typing import Any

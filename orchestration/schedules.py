@@ -1,6 +1,5 @@
 """The refresh job and when it runs."""
 
-
 import dagster as dg
 
 from orchestration.settings import format_instant

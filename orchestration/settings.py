@@ -53,8 +53,7 @@ def load_settings() -> Settings:
         data_dir=data_dir,
         transactions_url=os.environ.get("STOCKOUT_TRANSACTIONS_URL")
         or f"sqlite:///{sources / 'transactions.sqlite'}",
-        inventory_url=os.environ.get("STOCKOUT_INVENTORY_URL")
-        or f"sqlite:///{sources / 'inventory.sqlite'}",
+        inventory_url=os.environ.get("STOCKOUT_INVENTORY_URL") or f"sqlite:///{sources / 'inventory.sqlite'}",
         snapshot_interval_hours=float(os.environ.get("STOCKOUT_SNAPSHOT_INTERVAL_HOURS", "24")),
         mart_retention_hours=float(os.environ.get("STOCKOUT_MART_RETENTION_HOURS", "24")),
         max_at_risk_change_factor=float(os.environ.get("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "5")),
@@ -66,9 +65,7 @@ def parse_instant(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as error:
-        raise ValueError(
-            f"not an ISO-8601 instant: {text!r} (expected e.g. 2026-11-21T09:00:00Z)"
-        ) from error
+        raise ValueError(f"not an ISO-8601 instant: {text!r} (expected e.g. 2026-11-21T09:00:00Z)") from error
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc).replace(microsecond=0)

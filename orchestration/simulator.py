@@ -31,54 +31,115 @@ DAY = 86_400
 ZIPF_EXPONENT = 1.1
 WEEKLY = np.array([0.85, 0.90, 0.95, 1.00, 1.05, 1.25, 1.00])
 _DIURNAL_RAW = np.array(
-    [0.25, 0.15, 0.10, 0.10, 0.10, 0.15, 0.30, 0.50, 0.70, 0.90, 1.00, 1.10,
-     1.20, 1.15, 1.10, 1.10, 1.20, 1.35, 1.60, 1.90, 2.00, 1.80, 1.30, 0.70]
+    [
+        0.25,
+        0.15,
+        0.10,
+        0.10,
+        0.10,
+        0.15,
+        0.30,
+        0.50,
+        0.70,
+        0.90,
+        1.00,
+        1.10,
+        1.20,
+        1.15,
+        1.10,
+        1.10,
+        1.20,
+        1.35,
+        1.60,
+        1.90,
+        2.00,
+        1.80,
+        1.30,
+        0.70,
+    ]
 )
 DIURNAL = _DIURNAL_RAW / _DIURNAL_RAW.mean()
 
 # Units per sale event: mostly 1, sometimes 2-3; lumpy long-tail products add bulk orders.
 QTY_VALUES = np.array([1, 2, 3])
 QTY_PROBS = np.array([0.80, 0.15, 0.05])
-LUMPY_SHARE_OF_TAIL = 0.10   # share of long-tail products that see bulk orders
-TAIL_START_QUANTILE = 0.20   # products beyond the top 20% by popularity are "long tail"
-BULK_PROB = 0.15             # chance that a lumpy product's sale event is a bulk order
+LUMPY_SHARE_OF_TAIL = 0.10  # share of long-tail products that see bulk orders
+TAIL_START_QUANTILE = 0.20  # products beyond the top 20% by popularity are "long tail"
+BULK_PROB = 0.15  # chance that a lumpy product's sale event is a bulk order
 BULK_MIN, BULK_MAX = 5, 20
 # Variance-to-mean of units for compound-Poisson demand (E[q^2] / E[q]).
 VARIANCE_PER_UNIT = float(QTY_VALUES**2 @ QTY_PROBS / (QTY_VALUES @ QTY_PROBS))
 
 # Replenishment policy and supply.
 LEAD_TIMES_DAYS = np.array([2, 3, 5, 7, 10, 14])
-RATE_ERROR_SIGMA = 0.5               # lognormal error of the shop's own demand estimate
-SAFETY_DAYS = (1.0, 3.0)             # fixed safety cover on top of lead time, per product
-SAFETY_LEAD_FACTOR = (0.5, 1.0)      # plus cover growing with lead time, as forecast error does
-SAFETY_Z = 1.65                      # Poisson-style buffer, which matters for slow movers
-COVER_DAYS = (14.0, 28.0)            # days of demand one order covers
-MIN_ORDER_QTY = (3, 7)               # at least a few units per order (high bound exclusive)
-DELIVERY_JITTER_S = (1, 6 * HOUR)    # a delivery lands some hours after lead time expires
+RATE_ERROR_SIGMA = 0.5  # lognormal error of the shop's own demand estimate
+SAFETY_DAYS = (1.0, 3.0)  # fixed safety cover on top of lead time, per product
+SAFETY_LEAD_FACTOR = (0.5, 1.0)  # plus cover growing with lead time, as forecast error does
+SAFETY_Z = 1.65  # Poisson-style buffer, which matters for slow movers
+COVER_DAYS = (14.0, 28.0)  # days of demand one order covers
+MIN_ORDER_QTY = (3, 7)  # at least a few units per order (high bound exclusive)
+DELIVERY_JITTER_S = (1, 6 * HOUR)  # a delivery lands some hours after lead time expires
 
-LATE_SHARE = 0.005                   # sale events whose arrival (id) is delayed
+LATE_SHARE = 0.005  # sale events whose arrival (id) is delayed
 LATE_DELAY_S = (HOUR, 6 * HOUR)
 
 _SUPPLIER_SUFFIXES = ("Ltd", "GmbH", "Inc", "& Co", "Trading", "Wholesale")
-_ADJECTIVES = ("Classic", "Compact", "Deluxe", "Eco", "Essential", "Premium", "Smart",
-               "Sturdy", "Travel", "Vintage", "Wireless", "Organic", "Portable", "Mini")
-_NOUNS = ("Bottle", "Backpack", "Blender", "Candle", "Chair", "Charger", "Kettle", "Lamp",
-          "Mug", "Notebook", "Pillow", "Scarf", "Speaker", "Teapot", "Towel", "Watch")
-
-SUPPLIERS_SCHEMA = pa.schema(
-    [("id", pa.int64()), ("name", pa.string()), ("lead_time_days", pa.int64())]
+_ADJECTIVES = (
+    "Classic",
+    "Compact",
+    "Deluxe",
+    "Eco",
+    "Essential",
+    "Premium",
+    "Smart",
+    "Sturdy",
+    "Travel",
+    "Vintage",
+    "Wireless",
+    "Organic",
+    "Portable",
+    "Mini",
 )
+_NOUNS = (
+    "Bottle",
+    "Backpack",
+    "Blender",
+    "Candle",
+    "Chair",
+    "Charger",
+    "Kettle",
+    "Lamp",
+    "Mug",
+    "Notebook",
+    "Pillow",
+    "Scarf",
+    "Speaker",
+    "Teapot",
+    "Towel",
+    "Watch",
+)
+
+SUPPLIERS_SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("lead_time_days", pa.int64())])
 PRODUCTS_SCHEMA = pa.schema(
-    [("id", pa.int64()), ("name", pa.string()), ("sku", pa.string()),
-     ("price", pa.float64()), ("supplier_id", pa.int64())]
+    [
+        ("id", pa.int64()),
+        ("name", pa.string()),
+        ("sku", pa.string()),
+        ("price", pa.float64()),
+        ("supplier_id", pa.int64()),
+    ]
 )
 INVENTORY_CHANGE_SCHEMA = pa.schema(
-    [("id", pa.int64()), ("pid", pa.int64()), ("type", pa.string()),
-     ("quantity", pa.int64()), ("timestamp", pa.int64()), ("customer_id", pa.int64())]
+    [
+        ("id", pa.int64()),
+        ("pid", pa.int64()),
+        ("type", pa.string()),
+        ("quantity", pa.int64()),
+        ("timestamp", pa.int64()),
+        ("customer_id", pa.int64()),
+    ]
 )
-INVENTORY_SCHEMA = pa.schema(
-    [("pid", pa.int64()), ("quantity", pa.int64()), ("updated_at", pa.int64())]
-)
+INVENTORY_SCHEMA = pa.schema([("pid", pa.int64()), ("quantity", pa.int64()), ("updated_at", pa.int64())])
 
 # SQLite DDL of the source systems, exactly as DESIGN §2 fixes them.
 TRANSACTIONS_DDL = {
@@ -149,9 +210,7 @@ def _padded_ids(ids: np.ndarray) -> pa.Array:
     return pc.utf8_lpad(pc.cast(pa.array(ids), pa.string()), width=width, padding="0")
 
 
-def _products(
-    rng: np.random.Generator, n: int, n_suppliers: int
-) -> tuple[pa.Table, np.ndarray]:
+def _products(rng: np.random.Generator, n: int, n_suppliers: int) -> tuple[pa.Table, np.ndarray]:
     ids = np.arange(1, n + 1, dtype=np.int64)
     padded = _padded_ids(ids)
     adjective = pa.array(_ADJECTIVES).take(pa.array(rng.integers(0, len(_ADJECTIVES), n)))
@@ -162,8 +221,13 @@ def _products(
     price = np.round(np.clip(np.exp(rng.normal(3.0, 0.9, n)), 1.0, 200.0), 2)
     supplier_idx = rng.integers(0, n_suppliers, n)
     table = pa.table(
-        {"id": ids, "name": names, "sku": skus, "price": price,
-         "supplier_id": supplier_idx.astype(np.int64) + 1},
+        {
+            "id": ids,
+            "name": names,
+            "sku": skus,
+            "price": price,
+            "supplier_id": supplier_idx.astype(np.int64) + 1,
+        },
         schema=PRODUCTS_SCHEMA,
     )
     return table, supplier_idx
@@ -189,8 +253,7 @@ def _demand(rng: np.random.Generator, n: int, sales_per_day: float) -> _Demand:
     lumpy = tail & (rng.random(n) < LUMPY_SHARE_OF_TAIL)
     base_units = float(QTY_VALUES @ QTY_PROBS)
     bulk_units = (BULK_MIN + BULK_MAX) / 2
-    units_per_event = np.where(lumpy, (1 - BULK_PROB) * base_units + BULK_PROB * bulk_units,
-                               base_units)
+    units_per_event = np.where(lumpy, (1 - BULK_PROB) * base_units + BULK_PROB * bulk_units, base_units)
     weight_cum = np.cumsum(weight)
     weight_cum[-1] = 1.0
     return _Demand(weight_cum, lumpy, sales_per_day * weight * units_per_event)
@@ -248,9 +311,7 @@ class _Deliveries:
     """Orders in transit, bucketed by the simulation hour in which they arrive."""
 
     hours: int
-    buckets: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(
-        default_factory=dict
-    )
+    buckets: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
     def schedule(self, idx: np.ndarray, qty: np.ndarray, ts: np.ndarray, start_ts: int) -> None:
         arrival_hour = (ts - start_ts - 1) // HOUR
@@ -304,17 +365,14 @@ def _settle(stock: np.ndarray, idx: np.ndarray, delta: np.ndarray) -> np.ndarray
 
 
 # Compact dtypes for accumulated events: benchmark-tier histories hold 100M+ of them.
-_EVENT_DTYPES = {"idx": np.int32, "kind": np.int8, "qty": np.int64, "ts": np.int64,
-                 "customer": np.int32}
+_EVENT_DTYPES = {"idx": np.int32, "kind": np.int8, "qty": np.int64, "ts": np.int64, "customer": np.int32}
 
 
 @dataclass
 class _Events:
     """Accumulated event chunks per column; concatenated once at the end."""
 
-    chunks: dict[str, list[np.ndarray]] = field(
-        default_factory=lambda: {name: [] for name in _EVENT_DTYPES}
-    )
+    chunks: dict[str, list[np.ndarray]] = field(default_factory=lambda: {name: [] for name in _EVENT_DTYPES})
 
     def add(self, **columns: np.ndarray) -> None:
         for name, arr in columns.items():
@@ -369,8 +427,7 @@ class _Simulation:
 
         moved = _settle(self.stock, idx, np.where(kind == _SALE, -qty, qty))
         kept = moved > 0  # lost sales leave no event
-        self.events.add(idx=idx[kept], kind=kind[kept], qty=moved[kept], ts=ts[kept],
-                        customer=customer[kept])
+        self.events.add(idx=idx[kept], kind=kind[kept], qty=moved[kept], ts=ts[kept], customer=customer[kept])
         self.pending[r_idx] = False
         self._reorder(np.unique(idx), placed_at=hour_start + HOUR)
 
@@ -434,8 +491,16 @@ def simulate_shop(spec: ShopSpec, progress: Callable[[int, int], None] | None = 
     demand = _demand(rng, spec.products, float(spec.sales_per_day))
     policy = _policy(rng, demand, supplier_lead[supplier_idx])
 
-    sim = _Simulation(rng, spec, start_ts, demand, policy, stock=policy.initial_stock.copy(),
-                      pending=np.zeros(spec.products, dtype=bool), deliveries=_Deliveries(hours))
+    sim = _Simulation(
+        rng,
+        spec,
+        start_ts,
+        demand,
+        policy,
+        stock=policy.initial_stock.copy(),
+        pending=np.zeros(spec.products, dtype=bool),
+        deliveries=_Deliveries(hours),
+    )
     means = _hourly_means(start_ts, hours, float(spec.sales_per_day))
     for hour in range(hours):
         sim.step(hour, float(means[hour]))
@@ -465,8 +530,9 @@ def simulate_shop(spec: ShopSpec, progress: Callable[[int, int], None] | None = 
         },
         schema=INVENTORY_SCHEMA,
     )
-    return Shop(suppliers=suppliers, products=products, inventory_change=inventory_change,
-                inventory=inventory)
+    return Shop(
+        suppliers=suppliers, products=products, inventory_change=inventory_change, inventory=inventory
+    )
 
 
 # --------------------------------------------------------------------------- SQLite output

@@ -35,12 +35,8 @@ PRODUCTS_SCHEMA = pa.schema(
         ("supplier_id", pa.int64()),
     ]
 )
-SUPPLIERS_SCHEMA = pa.schema(
-    [("id", pa.int64()), ("name", pa.string()), ("lead_time_days", pa.int64())]
-)
-INVENTORY_SCHEMA = pa.schema(
-    [("pid", pa.int64()), ("quantity", pa.int64()), ("updated_at", pa.int64())]
-)
+SUPPLIERS_SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("lead_time_days", pa.int64())])
+INVENTORY_SCHEMA = pa.schema([("pid", pa.int64()), ("quantity", pa.int64()), ("updated_at", pa.int64())])
 
 CATALOG_SCHEMAS = {"products": PRODUCTS_SCHEMA, "suppliers": SUPPLIERS_SCHEMA}
 
@@ -83,9 +79,7 @@ def _check_columns(connection: sqlite3.Connection, table: str, schema: pa.Schema
         )
 
 
-def _batches(
-    cursor: sqlite3.Cursor, schema: pa.Schema, batch_rows: int
-) -> Iterator[pa.RecordBatch]:
+def _batches(cursor: sqlite3.Cursor, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
     while rows := cursor.fetchmany(batch_rows):
         columns = list(zip(*rows))
         yield pa.RecordBatch.from_arrays(
@@ -114,8 +108,7 @@ class TransactionDatabase:
         with closing(_connect_read_only(self.url, "transaction database")) as connection:
             _check_columns(connection, "inventory_change", INVENTORY_CHANGE_SCHEMA, self.url)
             cursor = connection.execute(
-                f"select {columns} from inventory_change "
-                "where id > ? and id <= ? and type = ? order by id",
+                f"select {columns} from inventory_change where id > ? and id <= ? and type = ? order by id",
                 (after_id, up_to_id, change_type),
             )
             yield from _batches(cursor, INVENTORY_CHANGE_SCHEMA, batch_rows)
@@ -140,7 +133,5 @@ class InventoryService:
         """A full read: every product's quantity and when it last changed."""
         with closing(_connect_read_only(self.url, "inventory service")) as connection:
             _check_columns(connection, "inventory", INVENTORY_SCHEMA, self.url)
-            cursor = connection.execute(
-                "select pid, quantity, updated_at from inventory order by pid"
-            )
+            cursor = connection.execute("select pid, quantity, updated_at from inventory order by pid")
             yield from _batches(cursor, INVENTORY_SCHEMA, batch_rows)

@@ -37,7 +37,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def write_small_shop(data_dir: Path, **spec: int) -> None:
     """Simulate a small shop into data_dir/sources (the SQLite defaults)."""
-    shop = simulate_shop(ShopSpec(**{"products": 60, "customers": 30, "sales_per_day": 120, "days": 35, **spec}, end=SIM_END))
+    shop = simulate_shop(
+        ShopSpec(**{"products": 60, "customers": 30, "sales_per_day": 120, "days": 35, **spec}, end=SIM_END)
+    )
     sources = data_dir / "sources"
     write_shop_to_sqlite(shop, sources / "transactions.sqlite", sources / "inventory.sqlite")
 

@@ -39,16 +39,34 @@ DAY = 86_400
 SLICES = 28
 
 COLUMNS = [
-    "product_id", "on_hand", "units_sold_7d", "units_restocked_7d", "units_sold_28d",
-    "units_restocked_28d", "in_stock_days_7d", "in_stock_days_28d",
-    "velocity_7d", "velocity_28d", "velocity_ewma", "net_velocity_7d", "demand_rate", "trend",
-    "days_to_stockout", "is_at_risk", "stock_status", "stockout_probability_7d",
-    "projected_stockout_date", "reorder_recommended", "safety_stock", "suggested_reorder_qty",
+    "product_id",
+    "on_hand",
+    "units_sold_7d",
+    "units_restocked_7d",
+    "units_sold_28d",
+    "units_restocked_28d",
+    "in_stock_days_7d",
+    "in_stock_days_28d",
+    "velocity_7d",
+    "velocity_28d",
+    "velocity_ewma",
+    "net_velocity_7d",
+    "demand_rate",
+    "trend",
+    "days_to_stockout",
+    "is_at_risk",
+    "stock_status",
+    "stockout_probability_7d",
+    "projected_stockout_date",
+    "reorder_recommended",
+    "safety_stock",
+    "suggested_reorder_qty",
     "risk_rank",
 ]
 
 
 # --------------------------------------------------------------------------- sources
+
 
 def load_sources(data_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(changes, products, suppliers, inventory) as the source systems hold them."""
@@ -93,14 +111,21 @@ def valid_changes(changes: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- stock
 
+
 class _ProductHistory:
     """Movements and snapshots of one product."""
 
-    def __init__(self, ts: np.ndarray, signed: np.ndarray, sold: np.ndarray,
-                 restocked: np.ndarray, snapshots: list[tuple[int, int]]):
-        self.ts = ts                # event timestamps
-        self.signed = signed        # +restock / -sale units
-        self.sold = sold            # sale units (0 for restocks)
+    def __init__(
+        self,
+        ts: np.ndarray,
+        signed: np.ndarray,
+        sold: np.ndarray,
+        restocked: np.ndarray,
+        snapshots: list[tuple[int, int]],
+    ):
+        self.ts = ts  # event timestamps
+        self.signed = signed  # +restock / -sale units
+        self.sold = sold  # sale units (0 for restocks)
         self.restocked = restocked  # restock units (0 for sales)
         self.snapshots = sorted(snapshots)  # [(snapshot_at, quantity)]
 
@@ -135,16 +160,24 @@ class _ProductHistory:
         for (prev_at, prev_qty), (at, qty) in zip(self.snapshots, self.snapshots[1:]):
             sold, restocked = self.sold_between(prev_at, at), self.restocked_between(prev_at, at)
             expected = prev_qty + restocked - sold
-            rows.append({
-                "snapshot_at": at, "previous_snapshot_at": prev_at, "previous_quantity": prev_qty,
-                "units_sold_between": sold, "units_restocked_between": restocked,
-                "expected_quantity": expected, "snapshot_quantity": qty, "shrinkage": qty - expected,
-            })
+            rows.append(
+                {
+                    "snapshot_at": at,
+                    "previous_snapshot_at": prev_at,
+                    "previous_quantity": prev_qty,
+                    "units_sold_between": sold,
+                    "units_restocked_between": restocked,
+                    "expected_quantity": expected,
+                    "snapshot_quantity": qty,
+                    "shrinkage": qty - expected,
+                }
+            )
         return rows
 
 
-def _histories(valid: pd.DataFrame, products: pd.DataFrame,
-               snapshots: list[tuple[int, pd.DataFrame]]) -> dict[int, _ProductHistory]:
+def _histories(
+    valid: pd.DataFrame, products: pd.DataFrame, snapshots: list[tuple[int, pd.DataFrame]]
+) -> dict[int, _ProductHistory]:
     """{product id: its history}, for every catalogue product, in id order."""
     snap_by_pid: dict[int, list[tuple[int, int]]] = {}
     for snapshot_at, frame in snapshots:
@@ -170,6 +203,7 @@ def _histories(valid: pd.DataFrame, products: pd.DataFrame,
 
 # --------------------------------------------------------------------------- model
 
+
 def _nan_div(a: float, b: float) -> float:
     if b is None or (isinstance(b, float) and math.isnan(b)) or b == 0:
         return math.nan
@@ -178,8 +212,9 @@ def _nan_div(a: float, b: float) -> float:
     return a / b
 
 
-def _probability(on_hand: int, demand_rate: float, slice_sales: list[int],
-                 horizon: float, threshold: float) -> float:
+def _probability(
+    on_hand: int, demand_rate: float, slice_sales: list[int], horizon: float, threshold: float
+) -> float:
     if math.isnan(demand_rate):
         return math.nan
     need = on_hand - threshold  # stock-out when D >= need
@@ -239,8 +274,7 @@ def compute_reference(
         v28 = sum(sold) / isd28 if isd28 else math.nan
         weights = [(1 - smoothing_factor) ** k for k in range(SLICES)]
         w_sum = sum(w for w, i in zip(weights, in_stock) if i)
-        ewma = (sum(w * s for w, s, i in zip(weights, sold, in_stock) if i) / w_sum
-                if w_sum else math.nan)
+        ewma = sum(w * s for w, s, i in zip(weights, sold, in_stock) if i) / w_sum if w_sum else math.nan
         demand_rate = v28 if math.isnan(v7) else v7
         trend = _nan_div(v7, v28)
         net7 = (sold7 - restocked7) / 7
@@ -251,12 +285,18 @@ def compute_reference(
             dts = 0.0
         else:
             dts = on_hand / demand_rate
-        at_risk = (not math.isnan(demand_rate)) and demand_rate > 0 and (
-            on_hand - horizon * demand_rate <= threshold)
+        at_risk = (
+            (not math.isnan(demand_rate))
+            and demand_rate > 0
+            and (on_hand - horizon * demand_rate <= threshold)
+        )
         status = "out_of_stock" if on_hand <= 0 else ("at_risk" if at_risk else "ok")
         prob = _probability(on_hand, demand_rate, sold, horizon, threshold)
-        projected = (pd.NaT if math.isnan(dts) else
-                     (datetime.fromtimestamp(T, tz=timezone.utc) + timedelta(days=dts)).date())
+        projected = (
+            pd.NaT
+            if math.isnan(dts)
+            else (datetime.fromtimestamp(T, tz=timezone.utc) + timedelta(days=dts)).date()
+        )
 
         supplier_id = product["supplier_id"]
         lead = lead_by_supplier.get(int(supplier_id)) if pd.notna(supplier_id) else None
@@ -268,17 +308,32 @@ def compute_reference(
         dr0 = 0.0 if math.isnan(demand_rate) else demand_rate
         qty_reorder = max(0, math.ceil(dr0 * (lead0 + horizon) + safety - on_hand))
 
-        rows.append({
-            "product_id": pid, "on_hand": on_hand, "units_sold_7d": sold7,
-            "units_restocked_7d": restocked7, "units_sold_28d": sum(sold),
-            "units_restocked_28d": sum(restocked), "in_stock_days_7d": isd7, "in_stock_days_28d": isd28,
-            "velocity_7d": v7, "velocity_28d": v28, "velocity_ewma": ewma,
-            "net_velocity_7d": net7, "demand_rate": demand_rate, "trend": trend,
-            "days_to_stockout": dts, "is_at_risk": at_risk, "stock_status": status,
-            "stockout_probability_7d": prob, "projected_stockout_date": projected,
-            "reorder_recommended": reorder, "safety_stock": safety,
-            "suggested_reorder_qty": qty_reorder,
-        })
+        rows.append(
+            {
+                "product_id": pid,
+                "on_hand": on_hand,
+                "units_sold_7d": sold7,
+                "units_restocked_7d": restocked7,
+                "units_sold_28d": sum(sold),
+                "units_restocked_28d": sum(restocked),
+                "in_stock_days_7d": isd7,
+                "in_stock_days_28d": isd28,
+                "velocity_7d": v7,
+                "velocity_28d": v28,
+                "velocity_ewma": ewma,
+                "net_velocity_7d": net7,
+                "demand_rate": demand_rate,
+                "trend": trend,
+                "days_to_stockout": dts,
+                "is_at_risk": at_risk,
+                "stock_status": status,
+                "stockout_probability_7d": prob,
+                "projected_stockout_date": projected,
+                "reorder_recommended": reorder,
+                "safety_stock": safety,
+                "suggested_reorder_qty": qty_reorder,
+            }
+        )
 
     out = pd.DataFrame(rows)
     out["risk_rank"] = pd.array([pd.NA] * len(out), dtype="Int64")
@@ -291,6 +346,7 @@ def compute_reference(
 
 
 # --------------------------------------------------------------------------- other relations
+
 
 def _lead_times(products: pd.DataFrame, suppliers: pd.DataFrame) -> dict[int, float]:
     """{product id: its supplier's lead time in days, NaN when unknown}."""
@@ -305,9 +361,21 @@ def _lead_times(products: pd.DataFrame, suppliers: pd.DataFrame) -> dict[int, fl
 def compute_product_velocity(reference: pd.DataFrame) -> pd.DataFrame:
     """product_velocity: the rows of `compute_reference` for products that sold in
     (T - 28 days, T]."""
-    columns = ["product_id", "units_sold_7d", "units_restocked_7d", "units_sold_28d",
-               "units_restocked_28d", "in_stock_days_7d", "in_stock_days_28d", "velocity_7d",
-               "velocity_28d", "velocity_ewma", "net_velocity_7d", "trend", "demand_rate"]
+    columns = [
+        "product_id",
+        "units_sold_7d",
+        "units_restocked_7d",
+        "units_sold_28d",
+        "units_restocked_28d",
+        "in_stock_days_7d",
+        "in_stock_days_28d",
+        "velocity_7d",
+        "velocity_28d",
+        "velocity_ewma",
+        "net_velocity_7d",
+        "trend",
+        "demand_rate",
+    ]
     return reference.loc[reference["units_sold_28d"] > 0, columns].reset_index(drop=True)
 
 
@@ -325,9 +393,17 @@ def compute_reconciliation(
         for row in hist.reconciliations():
             if T - SLICES * DAY < row["snapshot_at"] <= T:
                 rows.append({"product_id": pid, **row})
-    columns = ["product_id", "snapshot_at", "previous_snapshot_at", "previous_quantity",
-               "units_sold_between", "units_restocked_between", "expected_quantity",
-               "snapshot_quantity", "shrinkage"]
+    columns = [
+        "product_id",
+        "snapshot_at",
+        "previous_snapshot_at",
+        "previous_quantity",
+        "units_sold_between",
+        "units_restocked_between",
+        "expected_quantity",
+        "snapshot_quantity",
+        "shrinkage",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -348,8 +424,9 @@ def compute_daily_movements(
     rows = []
     for pid, hist in _histories(valid_changes(changes), products, snapshots).items():
         moved = bool(((hist.ts >= first_start) & (hist.ts <= T)).any())
-        shrunk = any(r["shrinkage"] != 0 and first_start <= r["snapshot_at"] <= T
-                     for r in hist.reconciliations())
+        shrunk = any(
+            r["shrinkage"] != 0 and first_start <= r["snapshot_at"] <= T for r in hist.reconciliations()
+        )
         if not (moved or shrunk or hist.on_hand(T) <= 0):
             continue
         for d in range(SLICES):
@@ -357,17 +434,26 @@ def compute_daily_movements(
             last = min(start + DAY - 1, T)
             sold = hist.sold_between(start - 1, last)
             start_stock = hist.on_hand(start - 1)
-            rows.append({
-                "product_id": pid,
-                "calendar_date": datetime.fromtimestamp(start, tz=timezone.utc).date(),
-                "units_sold": sold,
-                "units_restocked": hist.restocked_between(start - 1, last),
-                "on_hand_start": start_stock,
-                "on_hand_end": hist.on_hand(last),
-                "is_in_stock": start_stock > 0 or sold > 0,
-            })
-    columns = ["product_id", "calendar_date", "units_sold", "units_restocked", "on_hand_start",
-               "on_hand_end", "is_in_stock"]
+            rows.append(
+                {
+                    "product_id": pid,
+                    "calendar_date": datetime.fromtimestamp(start, tz=timezone.utc).date(),
+                    "units_sold": sold,
+                    "units_restocked": hist.restocked_between(start - 1, last),
+                    "on_hand_start": start_stock,
+                    "on_hand_end": hist.on_hand(last),
+                    "is_in_stock": start_stock > 0 or sold > 0,
+                }
+            )
+    columns = [
+        "product_id",
+        "calendar_date",
+        "units_sold",
+        "units_restocked",
+        "on_hand_start",
+        "on_hand_end",
+        "is_in_stock",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -400,8 +486,7 @@ def compute_stock_events(
         if not per_second:
             continue
         rate, lead = demand_rate.get(pid, math.nan), leads[pid]
-        reorder_point = (math.nan if math.isnan(rate) or math.isnan(lead)
-                         else rate * lead * reorder_factor)
+        reorder_point = math.nan if math.isnan(rate) or math.isnan(lead) else rate * lead * reorder_factor
         stock = hist.on_hand(window_start)
         for at in sorted(per_second):
             before, after = stock, stock + per_second[at]
@@ -414,15 +499,29 @@ def compute_stock_events(
             if not math.isnan(reorder_point) and reorder_point > 0 and before >= reorder_point > after:
                 kinds.append("below_reorder_point")
             for kind in kinds:
-                rows.append({
-                    "product_id": pid,
-                    "event_date": datetime.fromtimestamp(at, tz=timezone.utc).date(),
-                    "event_at": at, "event_type": kind, "on_hand_before": before,
-                    "on_hand_after": after, "reorder_point": reorder_point,
-                })
-        assert stock == hist.on_hand(T), f"product {pid}: walk ends at {stock}, on_hand(T) = {hist.on_hand(T)}"
-    columns = ["product_id", "event_date", "event_at", "event_type", "on_hand_before",
-               "on_hand_after", "reorder_point"]
+                rows.append(
+                    {
+                        "product_id": pid,
+                        "event_date": datetime.fromtimestamp(at, tz=timezone.utc).date(),
+                        "event_at": at,
+                        "event_type": kind,
+                        "on_hand_before": before,
+                        "on_hand_after": after,
+                        "reorder_point": reorder_point,
+                    }
+                )
+        assert stock == hist.on_hand(T), (
+            f"product {pid}: walk ends at {stock}, on_hand(T) = {hist.on_hand(T)}"
+        )
+    columns = [
+        "product_id",
+        "event_date",
+        "event_at",
+        "event_type",
+        "on_hand_before",
+        "on_hand_after",
+        "reorder_point",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -436,20 +535,32 @@ def compute_at_risk_changes(previous: pd.DataFrame, current: pd.DataFrame) -> pd
     rows = []
     for pid in sorted(was ^ is_):
         entered = pid in is_
-        rows.append({
-            "product_id": pid,
-            "change": "entered" if entered else "left",
-            "risk_rank": now_.loc[pid, "risk_rank"] if entered else pd.NA,
-            "previous_risk_rank": pd.NA if entered else prev.loc[pid, "risk_rank"],
-            "stock_status": now_.loc[pid, "stock_status"],
-            "on_hand": now_.loc[pid, "on_hand"],
-            "days_to_stockout": now_.loc[pid, "days_to_stockout"],
-            "previous_days_to_stockout": math.nan if entered else prev.loc[pid, "days_to_stockout"],
-            "stockout_probability_7d": now_.loc[pid, "stockout_probability_7d"],
-            "previous_stockout_probability_7d": (
-                math.nan if entered else prev.loc[pid, "stockout_probability_7d"]),
-        })
-    columns = ["product_id", "change", "risk_rank", "previous_risk_rank", "stock_status", "on_hand",
-               "days_to_stockout", "previous_days_to_stockout", "stockout_probability_7d",
-               "previous_stockout_probability_7d"]
+        rows.append(
+            {
+                "product_id": pid,
+                "change": "entered" if entered else "left",
+                "risk_rank": now_.loc[pid, "risk_rank"] if entered else pd.NA,
+                "previous_risk_rank": pd.NA if entered else prev.loc[pid, "risk_rank"],
+                "stock_status": now_.loc[pid, "stock_status"],
+                "on_hand": now_.loc[pid, "on_hand"],
+                "days_to_stockout": now_.loc[pid, "days_to_stockout"],
+                "previous_days_to_stockout": math.nan if entered else prev.loc[pid, "days_to_stockout"],
+                "stockout_probability_7d": now_.loc[pid, "stockout_probability_7d"],
+                "previous_stockout_probability_7d": (
+                    math.nan if entered else prev.loc[pid, "stockout_probability_7d"]
+                ),
+            }
+        )
+    columns = [
+        "product_id",
+        "change",
+        "risk_rank",
+        "previous_risk_rank",
+        "stock_status",
+        "on_hand",
+        "days_to_stockout",
+        "previous_days_to_stockout",
+        "stockout_probability_7d",
+        "previous_stockout_probability_7d",
+    ]
     return pd.DataFrame(rows, columns=columns)

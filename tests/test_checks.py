@@ -42,10 +42,21 @@ def at_risk_frame(**overrides) -> pd.DataFrame:
 
 
 def every_product_frame(at_risk: pd.DataFrame) -> pd.DataFrame:
-    flagged = at_risk[["product_id", "on_hand", "days_to_stockout", "stockout_probability_7d", "risk_rank", "demand_rate"]]
+    flagged = at_risk[
+        ["product_id", "on_hand", "days_to_stockout", "stockout_probability_7d", "risk_rank", "demand_rate"]
+    ]
     flagged = flagged.assign(is_at_risk=True)
-    idle = pd.DataFrame({"product_id": [1], "on_hand": [50], "days_to_stockout": [25.0],
-                         "stockout_probability_7d": [0.0], "risk_rank": [None], "demand_rate": [2.0], "is_at_risk": [False]})
+    idle = pd.DataFrame(
+        {
+            "product_id": [1],
+            "on_hand": [50],
+            "days_to_stockout": [25.0],
+            "stockout_probability_7d": [0.0],
+            "risk_rank": [None],
+            "demand_rate": [2.0],
+            "is_at_risk": [False],
+        }
+    )
     return pd.concat([flagged, idle], ignore_index=True)
 
 
@@ -68,9 +79,13 @@ def test_expectations_name_the_column_at_fault() -> None:
 
 def test_consistency_rules() -> None:
     frame = at_risk_frame(risk_rank=[1, 3])
-    assert any("risk_rank" in f for f in checks.consistency_failures(frame, every_product_frame(frame), AS_OF))
+    assert any(
+        "risk_rank" in f for f in checks.consistency_failures(frame, every_product_frame(frame), AS_OF)
+    )
     frame = at_risk_frame(stock_status=["at_risk", "at_risk"])
-    assert any("stock_status" in f for f in checks.consistency_failures(frame, every_product_frame(frame), AS_OF))
+    assert any(
+        "stock_status" in f for f in checks.consistency_failures(frame, every_product_frame(frame), AS_OF)
+    )
     frame = at_risk_frame()
     later = datetime(2026, 11, 21, 13, tzinfo=timezone.utc)
     assert any("as_of" in f for f in checks.consistency_failures(frame, every_product_frame(frame), later))

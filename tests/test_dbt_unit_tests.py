@@ -27,8 +27,18 @@ EMPTY_LANDING = {
 
 def dbt(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*DBT, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(data_dir / "dbt_target"), "--vars", '{"as_of": "2026-11-21T12:00:00Z"}'],
+        [
+            *DBT,
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(data_dir / "dbt_target"),
+            "--vars",
+            '{"as_of": "2026-11-21T12:00:00Z"}',
+        ],
         env={**os.environ, "STOCKOUT_DATA_DIR": str(data_dir)},
         capture_output=True,
         text=True,
@@ -40,7 +50,9 @@ def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
     # Unit tests read their inputs' columns from the database: build every model empty first.
     for entity, schema in EMPTY_LANDING.items():
         (tmp_path / "landing" / entity).mkdir(parents=True)
-        pq.write_table(pa.Table.from_batches([], schema=schema), tmp_path / "landing" / entity / "empty.parquet")
+        pq.write_table(
+            pa.Table.from_batches([], schema=schema), tmp_path / "landing" / entity / "empty.parquet"
+        )
     (tmp_path / "warehouse").mkdir()
     built = dbt("run", "--empty", data_dir=tmp_path)
     assert built.returncode == 0, built.stdout[-3000:]

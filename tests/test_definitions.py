@@ -70,7 +70,9 @@ def test_publish_waits_for_every_published_mart(asset_graph) -> None:
 
 
 def test_groups_follow_the_layers(asset_graph) -> None:
-    groups = {key.to_user_string(): asset_graph.get(key).group_name for key in asset_graph.get_all_asset_keys()}
+    groups = {
+        key.to_user_string(): asset_graph.get(key).group_name for key in asset_graph.get_all_asset_keys()
+    }
     assert {name for name, group in groups.items() if group == "landing"} == LANDING
     assert {name for name, group in groups.items() if group == "marts"} == MARTS
     assert groups["analyst_mart"] == "publish"
@@ -87,7 +89,9 @@ def test_dbt_tests_are_asset_checks_on_the_at_risk_table(asset_graph) -> None:
 
 
 def test_the_python_check_blocks_publishing(asset_graph) -> None:
-    check = asset_graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey("at_risk_in_a_week"), "at_risk_table_is_publishable"))
+    check = asset_graph.get_check_spec(
+        dg.AssetCheckKey(dg.AssetKey("at_risk_in_a_week"), "at_risk_table_is_publishable")
+    )
     assert check.blocking
 
 

@@ -10,7 +10,9 @@ from conftest import SIM_END_ISO, run_cli
 
 
 def test_simulate_refresh_and_read_from_another_process(data_dir) -> None:
-    simulated = run_cli("simulate", "--products", "80", "--sales-per-day", "150", "--days", "35", "--end", SIM_END_ISO)
+    simulated = run_cli(
+        "simulate", "--products", "80", "--sales-per-day", "150", "--days", "35", "--end", SIM_END_ISO
+    )
     assert simulated.returncode == 0, simulated.stderr
     assert "simulated 80 products" in simulated.stdout
 

@@ -40,7 +40,11 @@ def make_sources(folder: Path) -> tuple[TransactionDatabase, InventoryService, P
             insert into inventory values (1, 8, 1100), (2, 4, 1200);
             """
         )
-    return TransactionDatabase(f"sqlite:///{transactions}"), InventoryService(f"sqlite:///{inventory}"), transactions
+    return (
+        TransactionDatabase(f"sqlite:///{transactions}"),
+        InventoryService(f"sqlite:///{inventory}"),
+        transactions,
+    )
 
 
 def add_change(transactions: Path, row: tuple) -> None:
@@ -144,7 +148,9 @@ def test_unchanged_catalogue_is_not_rewritten(tmp_path: Path) -> None:
 def test_a_source_missing_a_column_names_table_and_column(tmp_path: Path) -> None:
     transactions = tmp_path / "broken.sqlite"
     with sqlite3.connect(transactions) as connection:
-        connection.execute("create table inventory_change(id integer primary key, pid integer, type text, timestamp integer)")
+        connection.execute(
+            "create table inventory_change(id integer primary key, pid integer, type text, timestamp integer)"
+        )
     source = TransactionDatabase(f"sqlite:///{transactions}")
     with pytest.raises(SourceError, match=r"inventory_change.*quantity, customer_id"):
         landing.land_changes(source, "sale", tmp_path / "landing" / "sales")

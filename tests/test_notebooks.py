@@ -6,9 +6,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import SIM_END_ISO, run_cli
+from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -17,7 +16,11 @@ def test_both_notebooks_exist_and_are_stored_without_outputs() -> None:
     assert {path.name for path in NOTEBOOKS} == {"at_risk_overview.ipynb", "product_deep_dive.ipynb"}
     for path in NOTEBOOKS:
         book = nbformat.read(path, as_version=4)
-        assert all(not cell.get("outputs") and not cell.get("execution_count") for cell in book.cells if cell.cell_type == "code")
+        assert all(
+            not cell.get("outputs") and not cell.get("execution_count")
+            for cell in book.cells
+            if cell.cell_type == "code"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +30,11 @@ def published_mart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from conftest import write_small_shop
 
     data_dir = tmp_path_factory.mktemp("notebook_shop")
-    environment = {"STOCKOUT_DATA_DIR": str(data_dir), "STOCKOUT_NOW": SIM_END_ISO, "DAGSTER_HOME": str(data_dir / "dagster_home")}
+    environment = {
+        "STOCKOUT_DATA_DIR": str(data_dir),
+        "STOCKOUT_NOW": SIM_END_ISO,
+        "DAGSTER_HOME": str(data_dir / "dagster_home"),
+    }
     (data_dir / "dagster_home").mkdir()
     (data_dir / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     write_small_shop(data_dir)
@@ -42,8 +49,12 @@ def published_mart(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_executes_cleanly(path: Path, published_mart: Path) -> None:
     book = nbformat.read(path, as_version=4)
-    NotebookClient(book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [output for cell in book.cells for output in cell.get("outputs", []) if output.output_type == "error"]
+    NotebookClient(
+        book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    errors = [
+        output for cell in book.cells for output in cell.get("outputs", []) if output.output_type == "error"
+    ]
     assert not errors
     images = [o for cell in book.cells for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "the notebook should draw its charts"

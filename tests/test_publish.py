@@ -55,7 +55,9 @@ def test_publish_writes_a_version_and_views_over_it(warehouse: Path, tmp_path: P
     )
     assert published.row_counts == {name: 1 for name in publish.PUBLISHED_RELATIONS}
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
-        kinds = dict(connection.execute("select table_name, table_type from information_schema.tables").fetchall())
+        kinds = dict(
+            connection.execute("select table_name, table_type from information_schema.tables").fetchall()
+        )
         versions = connection.execute("select version, is_current from mart_versions").fetchall()
     assert set(kinds) == {*publish.PUBLISHED_RELATIONS, "mart_versions", "mart_published"}
     assert set(kinds.values()) == {"VIEW"}  # views only: the data lives in the versioned Parquet
@@ -73,7 +75,9 @@ def test_an_open_reader_keeps_its_version_across_a_publish(warehouse: Path, tmp_
     reader.close()
     assert read_label(mart) == "v2"
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
-        versions = connection.execute("select version, is_current from mart_versions order by as_of").fetchall()
+        versions = connection.execute(
+            "select version, is_current from mart_versions order by as_of"
+        ).fetchall()
     assert versions == [("20261121T120000Z_run00001", False), ("20261121T130000Z_run00002", True)]
 
 
@@ -82,8 +86,14 @@ def test_versions_older_than_the_retention_are_removed(warehouse: Path, tmp_path
     old = publish.publish(warehouse, mart, AS_OF, "run00001", timedelta(hours=24), AS_OF)
     two_days_ago = time.time() - 2 * 86400
     os.utime(old.folder, (two_days_ago, two_days_ago))
-    new = publish.publish(warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24),
-                          datetime.now(timezone.utc))
+    new = publish.publish(
+        warehouse,
+        mart,
+        AS_OF + timedelta(hours=1),
+        "run00002",
+        timedelta(hours=24),
+        datetime.now(timezone.utc),
+    )
     assert not old.folder.exists() and new.folder.exists()
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
         assert connection.execute("select version from mart_versions").fetchall() == [(new.version,)]

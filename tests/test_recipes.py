@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import duckdb
-
 from conftest import PROJECT_README, run_cli, write_small_shop
 
 RECIPE = re.compile(r"```sql\n(.*?)```", re.DOTALL)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import duckdb
 import dagster as dg
+import duckdb
 import pytest
 
 from orchestration.definitions import defs
@@ -13,7 +13,9 @@ from orchestration.settings import load_settings
 AS_OF = "2026-11-21T12:00:00Z"
 
 
-def run_refresh_job(instance: dg.DagsterInstance, as_of: str = AS_OF, **settings: float) -> dg.ExecuteInProcessResult:
+def run_refresh_job(
+    instance: dg.DagsterInstance, as_of: str = AS_OF, **settings: float
+) -> dg.ExecuteInProcessResult:
     return defs.resolve_job_def("refresh").execute_in_process(
         run_config=refresh_run_config(as_of, **settings), instance=instance, raise_on_error=False
     )
@@ -41,7 +43,9 @@ def test_whole_graph_materializes_and_publishes(instance: dg.DagsterInstance) ->
         (products, at_risk_flagged) = mart.execute(
             "select count(*), count(*) filter (where is_at_risk) from days_to_stockout"
         ).fetchone()
-        at_risk = mart.execute("select product_id, risk_rank, as_of, days_to_stockout from at_risk_in_a_week").fetchall()
+        at_risk = mart.execute(
+            "select product_id, risk_rank, as_of, days_to_stockout from at_risk_in_a_week"
+        ).fetchall()
     assert products == 60
     assert len(at_risk) == at_risk_flagged > 0
     assert sorted(rank for _, rank, _, _ in at_risk) == list(range(1, len(at_risk) + 1))
@@ -73,7 +77,9 @@ def test_model_settings_reach_dbt(instance: dg.DagsterInstance) -> None:
     assert at_risk_28 > at_risk_7
 
 
-def test_failing_source_stops_before_publish(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failing_source_stops_before_publish(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run_refresh_job(instance).success
     mart = load_settings().mart_database
     before = mart.read_bytes()
@@ -83,7 +89,9 @@ def test_failing_source_stops_before_publish(instance: dg.DagsterInstance, monke
     result = run_refresh_job(instance, as_of="2026-11-22T12:00:00Z")
     assert not result.success
     assert mart.read_bytes() == before
-    assert "analyst_mart" not in {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "analyst_mart" not in {
+        e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+    }
 
 
 def test_every_published_column_is_documented(instance: dg.DagsterInstance) -> None:
@@ -107,10 +115,26 @@ def test_every_published_column_is_documented(instance: dg.DagsterInstance) -> N
 
 
 DESIGN_AT_RISK_COLUMNS = [
-    "as_of", "product_id", "product_name", "sku", "supplier_name", "lead_time_days", "stock_status",
-    "on_hand", "units_sold_7d", "in_stock_days_7d", "velocity_7d", "velocity_28d", "demand_rate", "trend",
-    "days_to_stockout", "projected_stockout_date", "stockout_probability_7d", "reorder_recommended",
-    "suggested_reorder_qty", "risk_rank",
+    "as_of",
+    "product_id",
+    "product_name",
+    "sku",
+    "supplier_name",
+    "lead_time_days",
+    "stock_status",
+    "on_hand",
+    "units_sold_7d",
+    "in_stock_days_7d",
+    "velocity_7d",
+    "velocity_28d",
+    "demand_rate",
+    "trend",
+    "days_to_stockout",
+    "projected_stockout_date",
+    "stockout_probability_7d",
+    "reorder_recommended",
+    "suggested_reorder_qty",
+    "risk_rank",
 ]
 
 
@@ -123,7 +147,9 @@ def test_at_risk_table_has_exactly_the_design_columns(instance: dg.DagsterInstan
     assert set(DESIGN_AT_RISK_COLUMNS) <= every_product
 
 
-def test_a_failing_blocking_check_publishes_nothing(instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_blocking_check_publishes_nothing(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run_refresh_job(instance, horizon_days=1).success
     mart = load_settings().mart_database
     before = {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()}

@@ -9,7 +9,6 @@ import subprocess
 
 import duckdb
 import pytest
-
 from conftest import SIM_END_ISO, run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -22,10 +21,23 @@ def render(page_path, user_data_dir) -> str:
             pytest.fail("chromium is missing in CI: .ci/run installs it (apt-get install chromium)")
         pytest.skip("chromium not installed: apt-get install chromium")
     result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={user_data_dir}", "--dump-dom", f"file://{page_path}"],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={user_data_dir}",
+            "--dump-dom",
+            f"file://{page_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -33,7 +45,9 @@ def render(page_path, user_data_dir) -> str:
 
 def table_rows(dom: str) -> list[list[str]]:
     body = dom.split('<table class="sortable" id="at-risk">', 1)[1].split("</tbody>", 1)[0]
-    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)[1:]]
+    return [
+        re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)[1:]
+    ]
 
 
 def test_report_renders_the_published_rows_and_sorts(small_shop, tmp_path) -> None:
@@ -55,7 +69,10 @@ def test_report_renders_the_published_rows_and_sorts(small_shop, tmp_path) -> No
 
     # Clicking "Days left" twice sorts by it, descending, in the browser.
     page = (reports / "latest.html").read_text()
-    clicking = page.replace("</body>", "<script>var h = document.querySelectorAll('#at-risk th')[7]; h.click(); h.click();</script></body>")
+    clicking = page.replace(
+        "</body>",
+        "<script>var h = document.querySelectorAll('#at-risk th')[7]; h.click(); h.click();</script></body>",
+    )
     (tmp_path / "clicked.html").write_text(clicking)
     sorted_rows = table_rows(render(tmp_path / "clicked.html", tmp_path / "chromium"))
     days = [float(row[7]) for row in sorted_rows]

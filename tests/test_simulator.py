@@ -24,25 +24,43 @@ MEDIUM = ShopSpec(products=2_000, customers=500, sales_per_day=2_000, days=28, e
 
 EXPECTED_SCHEMAS = {
     "suppliers": [("id", pa.int64()), ("name", pa.string()), ("lead_time_days", pa.int64())],
-    "products": [("id", pa.int64()), ("name", pa.string()), ("sku", pa.string()),
-                 ("price", pa.float64()), ("supplier_id", pa.int64())],
-    "inventory_change": [("id", pa.int64()), ("pid", pa.int64()), ("type", pa.string()),
-                         ("quantity", pa.int64()), ("timestamp", pa.int64()),
-                         ("customer_id", pa.int64())],
+    "products": [
+        ("id", pa.int64()),
+        ("name", pa.string()),
+        ("sku", pa.string()),
+        ("price", pa.float64()),
+        ("supplier_id", pa.int64()),
+    ],
+    "inventory_change": [
+        ("id", pa.int64()),
+        ("pid", pa.int64()),
+        ("type", pa.string()),
+        ("quantity", pa.int64()),
+        ("timestamp", pa.int64()),
+        ("customer_id", pa.int64()),
+    ],
     "inventory": [("pid", pa.int64()), ("quantity", pa.int64()), ("updated_at", pa.int64())],
 }
 
 # (name, declared type, notnull, pk) per column, as PRAGMA table_info reports them.
 EXPECTED_SQLITE = {
-    "inventory_change": [("id", "INTEGER", 0, 1), ("pid", "INTEGER", 1, 0),
-                         ("type", "TEXT", 1, 0), ("quantity", "INTEGER", 1, 0),
-                         ("timestamp", "INTEGER", 1, 0), ("customer_id", "INTEGER", 0, 0)],
-    "products": [("id", "INTEGER", 0, 1), ("name", "TEXT", 1, 0), ("sku", "TEXT", 1, 0),
-                 ("price", "NUMERIC", 1, 0), ("supplier_id", "INTEGER", 0, 0)],
-    "suppliers": [("id", "INTEGER", 0, 1), ("name", "TEXT", 1, 0),
-                  ("lead_time_days", "INTEGER", 1, 0)],
-    "inventory": [("pid", "INTEGER", 0, 1), ("quantity", "INTEGER", 1, 0),
-                  ("updated_at", "INTEGER", 1, 0)],
+    "inventory_change": [
+        ("id", "INTEGER", 0, 1),
+        ("pid", "INTEGER", 1, 0),
+        ("type", "TEXT", 1, 0),
+        ("quantity", "INTEGER", 1, 0),
+        ("timestamp", "INTEGER", 1, 0),
+        ("customer_id", "INTEGER", 0, 0),
+    ],
+    "products": [
+        ("id", "INTEGER", 0, 1),
+        ("name", "TEXT", 1, 0),
+        ("sku", "TEXT", 1, 0),
+        ("price", "NUMERIC", 1, 0),
+        ("supplier_id", "INTEGER", 0, 0),
+    ],
+    "suppliers": [("id", "INTEGER", 0, 1), ("name", "TEXT", 1, 0), ("lead_time_days", "INTEGER", 1, 0)],
+    "inventory": [("pid", "INTEGER", 0, 1), ("quantity", "INTEGER", 1, 0), ("updated_at", "INTEGER", 1, 0)],
 }
 
 
@@ -86,8 +104,7 @@ def _units_sold_by_product(shop: Shop) -> pd.Series:
 def test_tiers_match_design_scale() -> None:
     assert (TIERS["1"].products, TIERS["1"].customers, TIERS["1"].sales_per_day) == (250, 100, 50)
     bench = TIERS["bench"]
-    assert (bench.products, bench.customers, bench.sales_per_day) == (
-        10_000_000, 1_000_000, 5_000_000)
+    assert (bench.products, bench.customers, bench.sales_per_day) == (10_000_000, 1_000_000, 5_000_000)
     assert TIERS["1"].end is None and TIERS["1"].days == 42
 
 
@@ -183,10 +200,11 @@ def test_inventory_is_consistent_with_events(tier1: Shop) -> None:
 
 def test_restocks_arrive_a_lead_time_after_a_drop(medium: Shop) -> None:
     path = _stock_path(medium)
-    lead = (medium.products.to_pandas()
-            .merge(medium.suppliers.to_pandas(), left_on="supplier_id", right_on="id",
-                   suffixes=("", "_supplier"))
-            .set_index("id")["lead_time_days"])
+    lead = (
+        medium.products.to_pandas()
+        .merge(medium.suppliers.to_pandas(), left_on="supplier_id", right_on="id", suffixes=("", "_supplier"))
+        .set_index("id")["lead_time_days"]
+    )
     restocks = path[path["type"] == "restock"].copy()
     assert len(restocks) > 50
     restocks["lead_s"] = lead.loc[restocks["pid"]].to_numpy() * DAY
@@ -209,8 +227,7 @@ def test_products_of_different_suppliers_see_different_lead_times(medium: Shop) 
     restocked = set(_events(medium).query("type == 'restock'")["pid"])
     products = medium.products.to_pandas()
     suppliers = medium.suppliers.to_pandas().set_index("id")
-    leads = suppliers.loc[products[products["id"].isin(restocked)]["supplier_id"],
-                          "lead_time_days"]
+    leads = suppliers.loc[products[products["id"].isin(restocked)]["supplier_id"], "lead_time_days"]
     assert leads.nunique() >= 3
 
 
@@ -264,9 +281,12 @@ def test_popularity_is_skewed(tier1: Shop, medium: Shop) -> None:
 def test_long_tail_is_intermittent(medium: Shop) -> None:
     ev = _events(medium)
     sales = ev[ev["type"] == "sale"]
-    days_with_sales = (sales.assign(day=sales["timestamp"] // DAY)
-                       .groupby("pid")["day"].nunique()
-                       .reindex(range(1, MEDIUM.products + 1), fill_value=0))
+    days_with_sales = (
+        sales.assign(day=sales["timestamp"] // DAY)
+        .groupby("pid")["day"]
+        .nunique()
+        .reindex(range(1, MEDIUM.products + 1), fill_value=0)
+    )
     # Most products sell on only a few of the 28 days; a few sell every day.
     assert days_with_sales.median() < MEDIUM.days / 4
     assert (days_with_sales >= MEDIUM.days - 1).sum() >= 10
@@ -281,8 +301,7 @@ def test_some_demand_is_lumpy(medium: Shop) -> None:
 
 def test_sales_per_day_matches_spec(tier1: Shop, medium: Shop) -> None:
     for shop, spec in ((tier1, TIER1), (medium, MEDIUM)):
-        sale_events = (shop.inventory_change.column("type").to_numpy(zero_copy_only=False)
-                       == "sale").sum()
+        sale_events = (shop.inventory_change.column("type").to_numpy(zero_copy_only=False) == "sale").sum()
         per_day = sale_events / spec.days
         assert 0.7 * spec.sales_per_day <= per_day <= 1.3 * spec.sales_per_day, (spec, per_day)
 
@@ -293,7 +312,8 @@ def test_weekly_and_daily_seasonality(medium: Shop) -> None:
     when = pd.to_datetime(sales["timestamp"], unit="s", utc=True)
     # Count whole UTC days only (the first and last are partial).
     whole = (when >= pd.Timestamp(END - timedelta(days=MEDIUM.days - 1)).floor("D")) & (
-        when < pd.Timestamp(END).floor("D"))
+        when < pd.Timestamp(END).floor("D")
+    )
     per_day = when[whole].dt.floor("D").value_counts()
     weekend = per_day[per_day.index.day_of_week >= 5].mean()
     weekday = per_day[per_day.index.day_of_week < 5].mean()
@@ -321,8 +341,10 @@ def test_late_events_exist_and_are_bounded(medium: Shop) -> None:
 
 def _table_info(db: Path, table: str) -> list[tuple[str, str, int, int]]:
     with sqlite3.connect(db) as conn:
-        return [(name, ctype, notnull, pk) for _, name, ctype, notnull, _, pk
-                in conn.execute(f"PRAGMA table_info({table})")]
+        return [
+            (name, ctype, notnull, pk)
+            for _, name, ctype, notnull, _, pk in conn.execute(f"PRAGMA table_info({table})")
+        ]
 
 
 def test_write_shop_to_sqlite(tier1: Shop, tmp_path: Path) -> None:
@@ -337,10 +359,12 @@ def test_write_shop_to_sqlite(tier1: Shop, tmp_path: Path) -> None:
             assert count == getattr(tier1, table).num_rows
         first = conn.execute("SELECT * FROM inventory_change WHERE id = 1").fetchone()
         assert first == tuple(tier1.inventory_change.slice(0, 1).to_pylist()[0].values())
-        nulls = conn.execute("SELECT count(*) FROM inventory_change WHERE customer_id IS NULL "
-                             "AND type = 'restock'").fetchone()[0]
-        assert nulls == (tier1.inventory_change.column("type").to_numpy(zero_copy_only=False)
-                         == "restock").sum()
+        nulls = conn.execute(
+            "SELECT count(*) FROM inventory_change WHERE customer_id IS NULL AND type = 'restock'"
+        ).fetchone()[0]
+        assert (
+            nulls == (tier1.inventory_change.column("type").to_numpy(zero_copy_only=False) == "restock").sum()
+        )
     assert _table_info(inv_db, "inventory") == EXPECTED_SQLITE["inventory"]
     with sqlite3.connect(inv_db) as conn:
         rows = conn.execute("SELECT * FROM inventory ORDER BY pid").fetchall()
@@ -355,7 +379,9 @@ def test_write_shop_to_sqlite_replaces_existing_files(tier1: Shop, tmp_path: Pat
     write_shop_to_sqlite(smaller, tx_db, inv_db)
     with sqlite3.connect(tx_db) as conn:
         assert conn.execute("SELECT count(*) FROM products").fetchone()[0] == 10
-        assert (conn.execute("SELECT count(*) FROM inventory_change").fetchone()[0]
-                == smaller.inventory_change.num_rows)
+        assert (
+            conn.execute("SELECT count(*) FROM inventory_change").fetchone()[0]
+            == smaller.inventory_change.num_rows
+        )
     with sqlite3.connect(inv_db) as conn:
         assert conn.execute("SELECT count(*) FROM inventory").fetchone()[0] == 10

@@ -57,7 +57,9 @@ def test_ui_shows_the_graph_checks_and_schedule(data_dir) -> None:
         repository = answer["data"]["repositoriesOrError"]["nodes"][0]
         assert {"name": "hourly_refresh", "cronSchedule": "0 * * * *"} in repository["schedules"]
         assets = {node["assetKey"]["path"][-1]: node["hasAssetChecks"] for node in repository["assetNodes"]}
-        assert {"sales", "restocks", "inventory_snapshots", "at_risk_in_a_week", "analyst_mart"} <= set(assets)
+        assert {"sales", "restocks", "inventory_snapshots", "at_risk_in_a_week", "analyst_mart"} <= set(
+            assets
+        )
         assert assets["at_risk_in_a_week"] is True
         assert (data_dir / "dagster_home" / "dagster.yaml").exists()
     finally:
@@ -66,6 +68,6 @@ def test_ui_shows_the_graph_checks_and_schedule(data_dir) -> None:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            raise AssertionError("stockout ui did not stop on SIGTERM")
+            raise AssertionError("stockout ui did not stop on SIGTERM") from None
         # dagster dev's children (webserver, daemon) go with it
         subprocess.run(["pkill", "-KILL", "-g", str(process.pid)], check=False)

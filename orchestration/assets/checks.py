@@ -17,7 +17,9 @@ from orchestration.settings import load_settings
         "against the last published refresh (STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR, 5x by default)."
     ),
 )
-def at_risk_table_is_publishable(context: dg.AssetCheckExecutionContext, refresh: RefreshConfig) -> dg.AssetCheckResult:
+def at_risk_table_is_publishable(
+    context: dg.AssetCheckExecutionContext, refresh: RefreshConfig
+) -> dg.AssetCheckResult:
     settings = load_settings()
     outcome = checks.check_at_risk_table(
         warehouse=settings.warehouse_path,

@@ -1,6 +1,5 @@
 """Landing assets: the shop's source systems copied to Parquet under data/landing/."""
 
-
 from datetime import timedelta
 
 import dagster as dg
@@ -63,7 +62,9 @@ def inventory_snapshots() -> dg.MaterializeResult:
 
 def _land_catalog(table: str) -> dg.MaterializeResult:
     settings = load_settings()
-    landed = landing.land_catalog(TransactionDatabase(settings.transactions_url), table, settings.landing_dir / table)
+    landed = landing.land_catalog(
+        TransactionDatabase(settings.transactions_url), table, settings.landing_dir / table
+    )
     return dg.MaterializeResult(
         metadata={"rows": dg.MetadataValue.int(landed.rows), "changed": landed.path is not None}
     )

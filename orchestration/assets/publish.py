@@ -1,6 +1,5 @@
 """The analyst mart: published only after every upstream check passed."""
 
-
 from datetime import timedelta
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets; dbt tests surface as asset checks."""
 
-
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -57,8 +56,10 @@ def dbt_build_args(as_of: datetime, model_settings: Mapping[str, Any]) -> list[s
     suite runs them, not every refresh."""
     return [
         "build",
-        "--exclude-resource-type", "unit_test",
-        "--vars", json.dumps(dbt_vars(as_of, model_settings), sort_keys=True),
+        "--exclude-resource-type",
+        "unit_test",
+        "--vars",
+        json.dumps(dbt_vars(as_of, model_settings), sort_keys=True),
     ]
 
 
