@@ -18,7 +18,7 @@ refresh_job = dg.define_asset_job(
 def refresh_run_config(as_of: str | None = None, **model_settings: float | bool | None) -> dict:
     """Run config of the refresh job for an instant (None: now), model settings and
     `accept_anomalies`; unset (None) values are left out."""
-    config = {"as_of": as_of, **{k: v for k, v in model_settings.items() if v is not None}}
+    config = {"as_of": as_of, **model_settings}
     return {"resources": {"refresh": {"config": {k: v for k, v in config.items() if v is not None}}}}
 
 

@@ -22,6 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestration.sources import (
+    INVENTORY_CHANGE_SCHEMA,
+    INVENTORY_SCHEMA,
+    PRODUCTS_SCHEMA,
+    SUPPLIERS_SCHEMA,
+)
+
 __all__ = ["TIERS", "Shop", "ShopSpec", "simulate_shop", "write_shop_to_sqlite"]
 
 HOUR = 3_600
@@ -118,28 +125,6 @@ _NOUNS = (
     "Towel",
     "Watch",
 )
-
-SUPPLIERS_SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("lead_time_days", pa.int64())])
-PRODUCTS_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("name", pa.string()),
-        ("sku", pa.string()),
-        ("price", pa.float64()),
-        ("supplier_id", pa.int64()),
-    ]
-)
-INVENTORY_CHANGE_SCHEMA = pa.schema(
-    [
-        ("id", pa.int64()),
-        ("pid", pa.int64()),
-        ("type", pa.string()),
-        ("quantity", pa.int64()),
-        ("timestamp", pa.int64()),
-        ("customer_id", pa.int64()),
-    ]
-)
-INVENTORY_SCHEMA = pa.schema([("pid", pa.int64()), ("quantity", pa.int64()), ("updated_at", pa.int64())])
 
 # SQLite DDL of the source systems, exactly as DESIGN §2 fixes them.
 TRANSACTIONS_DDL = {
