@@ -122,12 +122,14 @@ class _ProductHistory:
         sold: np.ndarray,
         restocked: np.ndarray,
         snapshots: list[tuple[int, int]],
+        read_instants: list[int],
     ):
         self.ts = ts  # event timestamps
         self.signed = signed  # +restock / -sale units
         self.sold = sold  # sale units (0 for restocks)
         self.restocked = restocked  # restock units (0 for sales)
         self.snapshots = sorted(snapshots)  # [(snapshot_at, quantity)]
+        self.read_instants = sorted(read_instants)  # every read of the inventory service
 
     def net_between(self, lo: int, hi: int) -> int:
         """restocks - sales with lo < ts <= hi."""
@@ -154,10 +156,15 @@ class _ProductHistory:
         return int(self.restocked[mask].sum())
 
     def reconciliations(self) -> list[dict[str, int]]:
-        """Every snapshot that has a previous one, against what that one and the movements
-        between them predict, oldest first."""
+        """Every snapshot whose product was also in the previous read of the inventory
+        service, against what that read and the movements between them predict, oldest first."""
         rows = []
         for (prev_at, prev_qty), (at, qty) in zip(self.snapshots, self.snapshots[1:]):
+            if (
+                self.read_instants.index(at) == 0
+                or self.read_instants[self.read_instants.index(at) - 1] != prev_at
+            ):
+                continue
             sold, restocked = self.sold_between(prev_at, at), self.restocked_between(prev_at, at)
             expected = prev_qty + restocked - sold
             rows.append(
@@ -197,6 +204,7 @@ def _histories(
             sold=np.where(is_sale, qty, 0),
             restocked=np.where(is_sale, 0, qty),
             snapshots=snap_by_pid.get(pid, []),
+            read_instants=[int(at) for at, _ in snapshots],
         )
     return histories
 
@@ -385,13 +393,13 @@ def compute_reconciliation(
     snapshots: list[tuple[int, pd.DataFrame]],
     as_of_epoch: int,
 ) -> pd.DataFrame:
-    """inventory_reconciliation: per product, every snapshot read in (T - 28 days, T] that has
-    a previous snapshot of the product, against what that one and the movements predict."""
+    """inventory_reconciliation: per product, every snapshot read in (T - 28 days, T] whose
+    count differs from what the previous read and the movements predict (shrinkage != 0)."""
     T = int(as_of_epoch)
     rows = []
     for pid, hist in _histories(valid_changes(changes), products, snapshots).items():
         for row in hist.reconciliations():
-            if T - SLICES * DAY < row["snapshot_at"] <= T:
+            if T - SLICES * DAY < row["snapshot_at"] <= T and row["shrinkage"] != 0:
                 rows.append({"product_id": pid, **row})
     columns = [
         "product_id",

@@ -21,7 +21,9 @@ STAGING = {
     "stg_landing__suppliers",
 }
 INTERMEDIATE = {
-    "int_inventory_movements_unioned",
+    "int_inventory_movements",
+    "int_product_hourly_movements",
+    "int_product_movements_windowed",
     "int_products_enriched",
     "int_stock_on_hand_computed",
     "int_stock_changes_sliced",

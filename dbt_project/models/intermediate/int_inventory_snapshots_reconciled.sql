@@ -1,58 +1,85 @@
--- Each snapshot of a product compared with what the previous snapshot and the movements
--- between them predict: the difference is shrinkage (loss, theft, miscounts), or a surplus
--- when positive. Only snapshots read in the 28 days up to T are reconciled.
-{% set window_start = as_of_epoch() - 28 * 86400 %}
+-- Each snapshot of a product compared with what the previous read of the inventory service
+-- and the movements between the two predict: the difference is shrinkage (loss, theft,
+-- miscounts), or a surplus when positive. Only discrepancies (shrinkage <> 0) are kept; a
+-- product absent from the previous read is not reconciled (it starts afresh from this one).
+-- Incremental on the snapshot instant: a run reconciles the snapshots landed since the last
+-- run, and again any older snapshot whose interval received a late event (its old rows are
+-- deleted first, in the same transaction). Each reconciliation reads two snapshot files and the movements of the
+-- interval between them, never the whole history.
+-- depends_on: {{ ref('int_inventory_movements') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=["{{ forget_snapshots_to_reconcile() }}"],
+        post_hook=["{{ record_progress(newest_load_id()) }}", "{{ record_reconciled_snapshot() }}"],
+    )
+}}
+{% set instants = landed_snapshot_epochs() %}
+{% set to_reconcile = snapshots_to_reconcile(instants) %}
 
 with snapshots as (
     select product_id, snapshot_at_epoch, quantity
     from {{ ref('stg_landing__inventory_snapshots') }}
-    where snapshot_at_epoch <= {{ as_of_epoch() }}
 ),
+
+{% for instant in to_reconcile %}
+{% set previous = instants[instants.index(instant) - 1] %}
+reconciled_{{ loop.index }} as (
+    select
+        current_read.product_id,
+        current_read.snapshot_at_epoch,
+        previous_read.snapshot_at_epoch as previous_snapshot_at_epoch,
+        previous_read.quantity as previous_quantity,
+        coalesce(movements.units_sold, 0) as units_sold_between,
+        coalesce(movements.units_restocked, 0) as units_restocked_between,
+        current_read.quantity as snapshot_quantity
+    from snapshots as current_read
+    inner join snapshots as previous_read
+        on previous_read.product_id = current_read.product_id
+        and previous_read.snapshot_at_epoch = {{ previous }}
+    left join (
+        select
+            product_id,
+            cast(sum(case when movement_type = 'sale' then quantity else 0 end) as bigint) as units_sold,
+            cast(sum(case when movement_type = 'restock' then quantity else 0 end) as bigint) as units_restocked
+        from {{ ref('int_inventory_movements') }}
+        where occurred_at_epoch > {{ previous }}
+          and occurred_at_epoch <= {{ instant }}
+        group by product_id
+    ) as movements
+        on movements.product_id = current_read.product_id
+    where current_read.snapshot_at_epoch = {{ instant }}
+),
+{% endfor %}
 
 paired as (
+    {% for instant in to_reconcile %}
+    select * from reconciled_{{ loop.index }}
+    {{ 'union all' if not loop.last }}
+    {% else %}
     select
-        product_id,
-        snapshot_at_epoch,
-        quantity,
-        lag(snapshot_at_epoch) over (partition by product_id order by snapshot_at_epoch) as previous_snapshot_at_epoch,
-        lag(quantity) over (partition by product_id order by snapshot_at_epoch) as previous_quantity
-    from snapshots
-),
-
-in_window as (
-    select *
-    from paired
-    where snapshot_at_epoch > {{ window_start }}
-      and previous_snapshot_at_epoch is not null
-),
-
-movements_between as (
-    select
-        in_window.product_id,
-        in_window.snapshot_at_epoch,
-        cast(sum(case when movements.movement_type = 'sale' then movements.quantity else 0 end) as bigint) as units_sold,
-        cast(sum(case when movements.movement_type = 'restock' then movements.quantity else 0 end) as bigint) as units_restocked
-    from in_window
-    inner join {{ ref('int_inventory_movements_unioned') }} as movements
-        on movements.product_id = in_window.product_id
-        and movements.occurred_at_epoch > in_window.previous_snapshot_at_epoch
-        and movements.occurred_at_epoch <= in_window.snapshot_at_epoch
-    group by in_window.product_id, in_window.snapshot_at_epoch
+        cast(null as bigint) as product_id,
+        cast(null as bigint) as snapshot_at_epoch,
+        cast(null as bigint) as previous_snapshot_at_epoch,
+        cast(null as bigint) as previous_quantity,
+        cast(null as bigint) as units_sold_between,
+        cast(null as bigint) as units_restocked_between,
+        cast(null as bigint) as snapshot_quantity
+    where false
+    {% endfor %}
 )
 
 select
-    in_window.product_id,
-    in_window.snapshot_at_epoch,
-    in_window.previous_snapshot_at_epoch,
-    in_window.previous_quantity,
-    coalesce(movements_between.units_sold, 0) as units_sold_between,
-    coalesce(movements_between.units_restocked, 0) as units_restocked_between,
-    in_window.previous_quantity + coalesce(movements_between.units_restocked, 0)
-        - coalesce(movements_between.units_sold, 0) as expected_quantity,
-    in_window.quantity as snapshot_quantity,
-    in_window.quantity - (in_window.previous_quantity + coalesce(movements_between.units_restocked, 0)
-        - coalesce(movements_between.units_sold, 0)) as shrinkage
-from in_window
-left join movements_between
-    on movements_between.product_id = in_window.product_id
-    and movements_between.snapshot_at_epoch = in_window.snapshot_at_epoch
+    product_id,
+    snapshot_at_epoch,
+    previous_snapshot_at_epoch,
+    previous_quantity,
+    units_sold_between,
+    units_restocked_between,
+    previous_quantity + units_restocked_between - units_sold_between as expected_quantity,
+    snapshot_quantity,
+    snapshot_quantity - (previous_quantity + units_restocked_between - units_sold_between) as shrinkage
+from paired
+where snapshot_quantity <> previous_quantity + units_restocked_between - units_sold_between

@@ -1,21 +1,20 @@
 -- Per product and day slice k (the 24 hours (T - (k+1)*24h, T - k*24h]), everything that
 -- changed its stock: units sold and received, and the shrinkage found by snapshots read in
 -- the slice. Only products and slices with a change have a row, so the work follows the
--- activity of the last 28 days, not the catalogue.
+-- activity of the last 28 days, not the catalogue; movements come as hourly aggregates
+-- (int_product_movements_windowed), not raw events.
 {% set T = as_of_epoch() %}
 {% set window_start = T - 28 * 86400 %}
 
 with movements as (
     select
         product_id,
-        {{ day_slice_index('occurred_at_epoch') }} as slice_index,
-        case when movement_type = 'sale' then quantity else 0 end as units_sold,
-        case when movement_type = 'restock' then quantity else 0 end as units_restocked,
-        case when movement_type = 'sale' then 1 else 0 end as sale_count,
+        {{ day_slice_index('at_epoch') }} as slice_index,
+        units_sold,
+        units_restocked,
+        sale_count,
         0 as shrinkage
-    from {{ ref('int_inventory_movements_unioned') }}
-    where occurred_at_epoch > {{ window_start }}
-      and occurred_at_epoch <= {{ T }}
+    from {{ ref('int_product_movements_windowed') }}
 ),
 
 shrinkage as (

@@ -2,39 +2,79 @@
 -- product's latest snapshot read at or before T plus the movements after it up to T; when no
 -- snapshot precedes T, the earliest one after T minus the movements between T and it. A
 -- product the inventory service never reported starts from zero before its first movement.
+-- Every read of the inventory service is a whole file stamped with its instant, so the usual
+-- case reads one snapshot file and the movements since it (at most a snapshot interval);
+-- earlier files and older movements are read only for products that file lacks.
+-- depends_on: {{ ref('int_inventory_movements') }}
 {% set T = as_of_epoch() %}
+{% set instants = landed_snapshot_epochs() %}
+{% set reads_before = instants | select('le', T) | list %}
+{% set latest_read_epoch = reads_before[-1] if reads_before else -1 %}
 
-with snapshots as (
+with products as (
+    select product_id from {{ ref('int_products_enriched') }}
+),
+
+snapshots as (
     select product_id, snapshot_at_epoch, quantity
     from {{ ref('stg_landing__inventory_snapshots') }}
 ),
 
-anchor_choice as (
-    select
-        product_id,
-        coalesce(
-            max(case when snapshot_at_epoch <= {{ T }} then snapshot_at_epoch end),
-            min(case when snapshot_at_epoch > {{ T }} then snapshot_at_epoch end)
-        ) as anchor_epoch
+latest_read as (
+    select product_id, snapshot_at_epoch as anchor_epoch, quantity as anchor_quantity
     from snapshots
-    group by product_id
+    where snapshot_at_epoch = {{ latest_read_epoch }}
+),
+
+not_in_latest_read as (
+    select product_id from products
+    where product_id not in (select product_id from latest_read)
+),
+
+other_reads as (
+    -- products the latest read lacks: their own latest read at or before T, else their
+    -- earliest read after T
+    select product_id, snapshot_at_epoch as anchor_epoch, quantity as anchor_quantity
+    from (
+        select
+            product_id,
+            snapshot_at_epoch,
+            quantity,
+            row_number() over (
+                partition by product_id
+                order by case when snapshot_at_epoch <= {{ T }} then 0 else 1 end,
+                    case when snapshot_at_epoch <= {{ T }} then -snapshot_at_epoch else snapshot_at_epoch end
+            ) as preference
+        from snapshots
+        where product_id in (select product_id from not_in_latest_read)
+    ) as candidates
+    where preference = 1
 ),
 
 anchored as (
     select
         products.product_id,
-        anchor_choice.anchor_epoch,
-        coalesce(snapshots.quantity, 0) as anchor_quantity
-    from {{ ref('int_products_enriched') }} as products
-    left join anchor_choice
-        on anchor_choice.product_id = products.product_id
-    left join snapshots
-        on snapshots.product_id = anchor_choice.product_id
-        and snapshots.snapshot_at_epoch = anchor_choice.anchor_epoch
+        coalesce(latest_read.anchor_epoch, other_reads.anchor_epoch) as anchor_epoch,
+        coalesce(latest_read.anchor_quantity, other_reads.anchor_quantity, 0) as anchor_quantity
+    from products
+    left join latest_read on latest_read.product_id = products.product_id
+    left join other_reads on other_reads.product_id = products.product_id
 ),
 
-movements_to_t as (
-    -- Signed so that anchor_quantity + sum = on_hand(T) in both directions.
+moved_since_latest_read as (
+    {% if reads_before %}
+    select product_id, sum(signed_quantity) as change_to_t
+    from {{ ref('int_inventory_movements') }}
+    where occurred_at_epoch > {{ latest_read_epoch }}
+      and occurred_at_epoch <= {{ T }}
+    group by product_id
+    {% else %}
+    select cast(null as bigint) as product_id, cast(null as bigint) as change_to_t where false
+    {% endif %}
+),
+
+moved_otherwise as (
+    -- Signed so that anchor_quantity + change = on_hand(T) in both directions.
     select
         anchored.product_id,
         sum(
@@ -45,13 +85,14 @@ movements_to_t as (
             end
         ) as change_to_t
     from anchored
-    inner join {{ ref('int_inventory_movements_unioned') }} as movements
+    inner join {{ ref('int_inventory_movements') }} as movements
         on movements.product_id = anchored.product_id
         and (
             (anchored.anchor_epoch is null and movements.occurred_at_epoch <= {{ T }})
             or (movements.occurred_at_epoch > least(anchored.anchor_epoch, {{ T }})
                 and movements.occurred_at_epoch <= greatest(anchored.anchor_epoch, {{ T }}))
         )
+    where anchored.product_id in (select product_id from not_in_latest_read)
     group by anchored.product_id
 )
 
@@ -59,7 +100,14 @@ select
     anchored.product_id,
     coalesce(anchored.anchor_epoch, -1) as anchor_epoch,
     anchored.anchor_quantity,
-    cast(anchored.anchor_quantity + coalesce(movements_to_t.change_to_t, 0) as bigint) as on_hand
+    cast(
+        anchored.anchor_quantity
+        + coalesce(moved_since_latest_read.change_to_t, moved_otherwise.change_to_t, 0)
+        as bigint
+    ) as on_hand
 from anchored
-left join movements_to_t
-    on movements_to_t.product_id = anchored.product_id
+left join moved_since_latest_read
+    on moved_since_latest_read.product_id = anchored.product_id
+    and anchored.anchor_epoch = {{ latest_read_epoch }}
+left join moved_otherwise
+    on moved_otherwise.product_id = anchored.product_id

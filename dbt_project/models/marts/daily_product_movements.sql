@@ -14,15 +14,9 @@ with days as (
 ),
 
 changes as (
-    select
-        product_id,
-        occurred_at_epoch as at_epoch,
-        case when movement_type = 'sale' then quantity else 0 end as units_sold,
-        case when movement_type = 'restock' then quantity else 0 end as units_restocked,
-        signed_quantity as net_change
-    from {{ ref('int_inventory_movements_unioned') }}
-    where occurred_at_epoch >= {{ first_day_start }}
-      and occurred_at_epoch <= {{ T }}
+    select product_id, at_epoch, units_sold, units_restocked, units_restocked - units_sold as net_change
+    from {{ ref('int_product_movements_windowed') }}
+    where at_epoch >= {{ first_day_start }}
     union all
     select product_id, snapshot_at_epoch, 0, 0, shrinkage
     from {{ ref('int_inventory_snapshots_reconciled') }}

@@ -1,5 +1,6 @@
--- Shrinkage per product per inventory snapshot in the 28 days up to T (DESIGN.md §4):
--- reported, not hidden. Products whose count matched what the movements predict show 0.
+-- Shrinkage (DESIGN.md §4) for every product and inventory snapshot read in the 28 days up
+-- to T whose count differed from what the previous read and the movements between predict:
+-- reported, not hidden. A count that matched is not listed (its shrinkage is 0).
 select
     {{ as_of_timestamp() }} as as_of,
     product_id,
@@ -12,3 +13,5 @@ select
     snapshot_quantity,
     shrinkage
 from {{ ref('int_inventory_snapshots_reconciled') }}
+where snapshot_at_epoch > {{ as_of_epoch() - 28 * 86400 }}
+  and snapshot_at_epoch <= {{ as_of_epoch() }}

@@ -18,13 +18,15 @@ with start_stock as (
 
 changes as (
     select product_id, occurred_at_epoch as at_epoch, signed_quantity as stock_change
-    from {{ ref('int_inventory_movements_unioned') }}
+    from {{ ref('int_inventory_movements') }}
     where occurred_at_epoch > {{ window_start }}
       and occurred_at_epoch <= {{ as_of_epoch() }}
     union all
     select product_id, snapshot_at_epoch, shrinkage
     from {{ ref('int_inventory_snapshots_reconciled') }}
     where shrinkage <> 0
+      and snapshot_at_epoch > {{ window_start }}
+      and snapshot_at_epoch <= {{ as_of_epoch() }}
 ),
 
 per_second as (

@@ -1,0 +1,152 @@
+{#- Bookkeeping of the incremental models (DESIGN.md: a refresh costs what the new data
+    costs). Each dbt run that loads landed files gets a load id, one higher than the last;
+    `intermediate.loaded_landing_files` says which file went in with which load, and
+    `intermediate.incremental_progress` how far each downstream incremental model got. Both
+    are written in the same transaction as the model they describe, so a killed run leaves
+    them consistent with the data and the next run carries on from there. -#}
+
+{% macro create_incremental_bookkeeping() -%}
+    create schema if not exists intermediate;
+    create table if not exists intermediate.loaded_landing_files (
+        landed_file varchar, load_id bigint, loaded_at timestamp
+    );
+    create table if not exists intermediate.incremental_progress (
+        model_name varchar, load_id bigint, recorded_at timestamp
+    )
+{%- endmacro %}
+
+{#- The first column of a query's rows, at compile time (an empty list when parsing). -#}
+{% macro query_column(sql) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {{ return(run_query(sql).columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- Landed Parquet files of the given folders under landing/ that no load has taken yet
+    (all of them on a full refresh). -#}
+{% macro unloaded_landing_files(folders, full_refresh) -%}
+    {%- set globs = [] -%}
+    {%- for folder in folders -%}
+        {%- do globs.append("select file from glob('" ~ env_var('STOCKOUT_DATA_DIR', '../data') ~ "/landing/" ~ folder ~ "/*.parquet')") -%}
+    {%- endfor -%}
+    {%- set sql -%}
+        select file from ({{ globs | join(' union all ') }})
+        {% if not full_refresh %}
+        where file not in (select landed_file from intermediate.loaded_landing_files)
+        {% endif %}
+        order by file
+    {%- endset -%}
+    {{ return(query_column(sql)) }}
+{%- endmacro %}
+
+{#- The load id of this run: one more than any recorded. -#}
+{% macro next_load_id() -%}
+    {%- set ids = query_column("select coalesce(max(load_id), 0) + 1 from intermediate.loaded_landing_files") -%}
+    {{ return((ids or [1])[0] | int) }}
+{%- endmacro %}
+
+{#- The newest load id recorded so far (0 when none). -#}
+{% macro newest_load_id() -%}
+    {%- set ids = query_column("select coalesce(max(load_id), 0) from intermediate.loaded_landing_files") -%}
+    {{ return((ids or [0])[0] | int) }}
+{%- endmacro %}
+
+{#- The newest load a model has processed (0 when it never ran incrementally). -#}
+{% macro processed_load_id(model_name) -%}
+    {%- set ids = query_column("select coalesce(max(load_id), 0) from intermediate.incremental_progress where model_name = '" ~ model_name ~ "'") -%}
+    {{ return((ids or [0])[0] | int) }}
+{%- endmacro %}
+
+{#- Post-hook: the model has processed every load up to `load_id`. -#}
+{% macro record_progress(load_id) -%}
+    {%- if not is_incremental() -%}
+    delete from intermediate.incremental_progress where model_name = '{{ this.name }}';
+    {%- endif %}
+    insert into intermediate.incremental_progress values ('{{ this.name }}', {{ load_id }}, current_timestamp)
+{%- endmacro %}
+
+{#- The end of the hour an event falls in, hours being right-closed like the day slices:
+    (e - 3600, e]. -#}
+{% macro hour_end_epoch(epoch_seconds) -%}
+    (({{ epoch_seconds }} + 3599) // 3600) * 3600
+{%- endmacro %}
+
+{#- The instants of the landed inventory snapshots, ascending, read from the Parquet
+    footers (each file holds one read of the inventory service). -#}
+{% macro landed_snapshot_epochs() -%}
+    {%- set sql -%}
+        select distinct cast(stats_min_value as bigint) as snapshot_at_epoch
+        from parquet_metadata('{{ env_var('STOCKOUT_DATA_DIR', '../data') }}/landing/inventory_snapshots/*.parquet')
+        where path_in_schema = 'snapshot_at' and stats_min_value is not null
+        order by 1
+    {%- endset -%}
+    {%- set files = query_column("select count(*) from glob('" ~ env_var('STOCKOUT_DATA_DIR', '../data') ~ "/landing/inventory_snapshots/*.parquet')") -%}
+    {%- if not files or files[0] == 0 -%}{{ return([]) }}{%- endif -%}
+    {{ return(query_column(sql) | map('int') | list) }}
+{%- endmacro %}
+
+{#- A SQL list of string literals (NULL when empty, so that `x in (...)` holds for none). -#}
+{% macro quoted_list(values) -%}
+    {%- if values | length == 0 -%}null{%- else -%}
+    {%- for value in values -%}'{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook of int_inventory_movements: the files this load read, even those whose every
+    row was a re-delivery (so they are not read again). -#}
+{% macro record_loaded_files() -%}
+    {%- set load_id = next_load_id() -%}
+    {%- if not is_incremental() -%}
+    delete from intermediate.loaded_landing_files;
+    delete from intermediate.incremental_progress;
+    {%- endif %}
+    insert into intermediate.loaded_landing_files
+    select file, {{ load_id }}, current_timestamp
+    from (values {% for file in unloaded_landing_files(['sales', 'restocks'], not is_incremental()) %}('{{ file | replace("'", "''") }}'){{ ", " if not loop.last }}{% else %}(null){% endfor %}) as files(file)
+    where file is not null
+{%- endmacro %}
+
+{#- Post-hook of int_inventory_snapshots_reconciled: the newest snapshot instant reconciled. -#}
+{% macro record_reconciled_snapshot() -%}
+    {%- set instants = landed_snapshot_epochs() -%}
+    {%- if not is_incremental() -%}
+    delete from intermediate.incremental_progress where model_name = '{{ this.name }}.snapshot_at_epoch';
+    {%- endif %}
+    insert into intermediate.incremental_progress
+    values ('{{ this.name }}.snapshot_at_epoch', {{ instants[-1] if instants else 0 }}, current_timestamp)
+{%- endmacro %}
+
+{#- The snapshot instants int_inventory_snapshots_reconciled must (re)compute: all but the
+    first on a full refresh; otherwise those landed since its last run, and older ones whose
+    interval received a movement in a load it has not processed (a late event). -#}
+{% macro snapshots_to_reconcile(instants) -%}
+    {% set to_reconcile = [] %}
+    {% if not is_incremental() %}
+        {% do to_reconcile.extend(instants[1:]) %}
+    {% elif instants | length > 1 %}
+        {% set reconciled_up_to = processed_load_id(this.name ~ '.snapshot_at_epoch') %}
+        {% set last_load = processed_load_id(this.name) %}
+        {% set late_sql %}
+            select distinct intervals.snapshot_at_epoch
+            from (values {% for i in range(1, instants | length) %}({{ instants[i - 1] }}, {{ instants[i] }}){{ ", " if not loop.last }}{% endfor %})
+                as intervals(previous_epoch, snapshot_at_epoch)
+            inner join {{ ref('int_inventory_movements') }} as movements
+                on movements.occurred_at_epoch > intervals.previous_epoch
+                and movements.occurred_at_epoch <= intervals.snapshot_at_epoch
+            where movements.load_id > {{ last_load }}
+              and intervals.snapshot_at_epoch <= {{ reconciled_up_to }}
+        {% endset %}
+        {% set late = query_column(late_sql) | map('int') | list %}
+        {% for instant in instants[1:] %}
+            {% if instant > reconciled_up_to or instant in late %}{% do to_reconcile.append(instant) %}{% endif %}
+        {% endfor %}
+    {% endif %}
+    {{ return(to_reconcile) }}
+{%- endmacro %}
+
+{#- Pre-hook of int_inventory_snapshots_reconciled: drop the rows about to be recomputed. -#}
+{% macro forget_snapshots_to_reconcile() -%}
+    {%- if is_incremental() -%}
+    {%- set to_reconcile = snapshots_to_reconcile(landed_snapshot_epochs()) -%}
+    delete from {{ this }} where snapshot_at_epoch in ({{ to_reconcile | join(', ') if to_reconcile else 'null' }})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,86 @@
+-- Every stock movement as one signed stream (restocks add, sales remove), counted once per
+-- source id. Incremental: a run reads only the landed files no earlier load took (DuckDB
+-- skips the others by name) and appends the movements whose id is new, so its cost follows
+-- the new data, not the history. A late event (new file, old timestamp) is appended like
+-- any other and the downstream aggregates recompute the hours it falls in; the same id
+-- landed again (a re-delivery) is dropped. `dbt build --full-refresh` rebuilds it from all
+-- landed files with the same rows.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        post_hook=["{{ record_loaded_files() }}"],
+    )
+}}
+{% set full_refresh = not is_incremental() %}
+{% set load_id = next_load_id() %}
+{% set new_files = unloaded_landing_files(['sales', 'restocks'], full_refresh) %}
+
+with sales as (
+    select
+        sale_id as movement_id,
+        product_id,
+        'sale' as movement_type,
+        quantity,
+        -quantity as signed_quantity,
+        sold_at_epoch as occurred_at_epoch,
+        landed_file
+    from {{ ref('stg_landing__sales') }}
+    {% if not full_refresh %}
+    where landed_file in ({{ quoted_list(new_files) }})
+    {% endif %}
+),
+
+restocks as (
+    select
+        restock_id as movement_id,
+        product_id,
+        'restock' as movement_type,
+        quantity,
+        quantity as signed_quantity,
+        restocked_at_epoch as occurred_at_epoch,
+        landed_file
+    from {{ ref('stg_landing__restocks') }}
+    {% if not full_refresh %}
+    where landed_file in ({{ quoted_list(new_files) }})
+    {% endif %}
+),
+
+unioned as (
+    select * from sales
+    union all
+    select * from restocks
+),
+
+numbered as (
+    select
+        *,
+        row_number() over (
+            partition by movement_id order by landed_file, occurred_at_epoch, product_id
+        ) as delivery_number
+    from unioned
+),
+
+first_deliveries as (
+    -- the same id landed twice (in one file or two) counts once: the first landing wins
+    select * from numbered where delivery_number = 1
+)
+
+select
+    movement_id,
+    product_id,
+    movement_type,
+    quantity,
+    signed_quantity,
+    occurred_at_epoch,
+    landed_file,
+    cast({{ load_id }} as bigint) as load_id
+from first_deliveries
+{% if not full_refresh %}
+where not exists (
+    select 1 from {{ this }} as loaded
+    where loaded.movement_id = first_deliveries.movement_id
+)
+{% endif %}
+order by occurred_at_epoch, movement_id
