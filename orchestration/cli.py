@@ -36,8 +36,9 @@ def _progress_bar(description: str, unit: str):
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from orchestration.simulator import TIERS, simulate_shop, write_shop_to_sqlite
-    from orchestration.sources import sqlite_path
+    from orchestration.simulator import TIERS, simulate_shop
+    from orchestration.source_connections import describe
+    from orchestration.source_writers import write_shop
 
     settings = load_settings()
     spec = TIERS[args.tier]
@@ -58,9 +59,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         shop = simulate_shop(spec, progress=advance)
-    transactions = sqlite_path(settings.transactions_url)
-    inventory = sqlite_path(settings.inventory_url)
-    write_shop_to_sqlite(shop, transactions, inventory)
+    write_shop(shop, settings.transactions_url, settings.inventory_url)
+    transactions, inventory = describe(settings.transactions_url), describe(settings.inventory_url)
     print(
         f"simulated {spec.products:,} products, {shop.inventory_change.num_rows:,} inventory changes "
         f"over {spec.days} days ending {format_instant(spec.end)} (seed {spec.seed}) "
@@ -242,12 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from orchestration.source_connections import SourceError
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except ValueError as error:  # bad user input: say what, no traceback
         print(f"stockout {args.command}: {error}", file=sys.stderr)
         return 2
+    except SourceError as error:  # a source system cannot be reached or read: the message says which
+        print(f"stockout {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -29,7 +29,15 @@ from orchestration.sources import (
     SUPPLIERS_SCHEMA,
 )
 
-__all__ = ["TIERS", "Shop", "ShopSpec", "simulate_shop", "write_shop_to_sqlite"]
+__all__ = [
+    "TIERS",
+    "Shop",
+    "ShopSpec",
+    "simulate_shop",
+    "write_inventory_to_sqlite",
+    "write_shop_to_sqlite",
+    "write_transactions_to_sqlite",
+]
 
 HOUR = 3_600
 DAY = 86_400
@@ -126,7 +134,7 @@ _NOUNS = (
     "Watch",
 )
 
-# SQLite DDL of the source systems, exactly as DESIGN §2 fixes them.
+# DDL of the source systems, exactly as DESIGN §2 fixes them; SQLite and PostgreSQL both take it.
 TRANSACTIONS_DDL = {
     "inventory_change": "CREATE TABLE inventory_change(id INTEGER PRIMARY KEY, "
     "pid INTEGER NOT NULL, type TEXT NOT NULL, quantity INTEGER NOT NULL, "
@@ -555,17 +563,34 @@ def _write_sqlite(path: Path, tables: Iterable[tuple[str, str, pa.Table]]) -> No
     os.replace(tmp, path)
 
 
-def write_shop_to_sqlite(shop: Shop, transactions_db: Path, inventory_db: Path) -> None:
-    """Write the shop into the embedded (SQLite) transaction and inventory databases."""
-    transactions_db, inventory_db = Path(transactions_db), Path(inventory_db)
-    transactions = [
+def _transaction_tables(shop: Shop) -> list[tuple[str, str, pa.Table]]:
+    return [
         ("inventory_change", TRANSACTIONS_DDL["inventory_change"], shop.inventory_change),
         ("products", TRANSACTIONS_DDL["products"], shop.products),
         ("suppliers", TRANSACTIONS_DDL["suppliers"], shop.suppliers),
     ]
-    inventory = [("inventory", INVENTORY_DDL["inventory"], shop.inventory)]
+
+
+def _inventory_tables(shop: Shop) -> list[tuple[str, str, pa.Table]]:
+    return [("inventory", INVENTORY_DDL["inventory"], shop.inventory)]
+
+
+def write_transactions_to_sqlite(shop: Shop, transactions_db: Path) -> None:
+    """Write the shop's transaction database as a SQLite file, replacing it."""
+    _write_sqlite(Path(transactions_db), _transaction_tables(shop))
+
+
+def write_inventory_to_sqlite(shop: Shop, inventory_db: Path) -> None:
+    """Write the shop's inventory service as a SQLite file, replacing it."""
+    _write_sqlite(Path(inventory_db), _inventory_tables(shop))
+
+
+def write_shop_to_sqlite(shop: Shop, transactions_db: Path, inventory_db: Path) -> None:
+    """Write the shop into the embedded (SQLite) transaction and inventory databases."""
+    transactions_db, inventory_db = Path(transactions_db), Path(inventory_db)
     if transactions_db.resolve() == inventory_db.resolve():
-        _write_sqlite(transactions_db, transactions + inventory)  # one file holds both services
+        # one file holds both services
+        _write_sqlite(transactions_db, _transaction_tables(shop) + _inventory_tables(shop))
         return
-    _write_sqlite(transactions_db, transactions)
-    _write_sqlite(inventory_db, inventory)
+    write_transactions_to_sqlite(shop, transactions_db)
+    write_inventory_to_sqlite(shop, inventory_db)

@@ -1,18 +1,47 @@
 """Read-only access to the shop's source systems (DESIGN.md §2).
 
-The transaction database and the inventory service are addressed by URL. The embedded
-defaults are SQLite files; other schemes are refused with a message naming what is
-supported. Reads stream in Arrow record batches so memory stays flat for any table size.
+The transaction database is a SQLite file or PostgreSQL, read through ADBC by one code path:
+the same SQL, streamed as Arrow record batches (memory stays flat for any table size) and
+cast to the schemas below, so landed Parquet has the same shape whichever the backend. The
+inventory service is a SQLite file, read the same way, or Redis, read with SCAN and
+pipelined HMGETs. How URLs are parsed and servers connected lives in source_connections.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 
+import adbc_driver_manager
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import redis
+
+from orchestration.source_connections import (
+    INVENTORY_SCHEMES,
+    TRANSACTION_SCHEMES,
+    SourceError,
+    connect_postgres,
+    connect_redis,
+    connect_sqlite_read_only,
+    describe,
+    sqlite_path,
+    url_scheme,
+)
+
+__all__ = [
+    "BATCH_ROWS",
+    "CATALOG_SCHEMAS",
+    "INVENTORY_CHANGE_SCHEMA",
+    "INVENTORY_SCHEMA",
+    "PRODUCTS_SCHEMA",
+    "SUPPLIERS_SCHEMA",
+    "InventoryService",
+    "SourceError",
+    "TransactionDatabase",
+    "sqlite_path",
+]
 
 BATCH_ROWS = 100_000
 
@@ -40,52 +69,86 @@ INVENTORY_SCHEMA = pa.schema([("pid", pa.int64()), ("quantity", pa.int64()), ("u
 
 CATALOG_SCHEMAS = {"products": PRODUCTS_SCHEMA, "suppliers": SUPPLIERS_SCHEMA}
 
+TRANSACTIONS_VARIABLE = "STOCKOUT_TRANSACTIONS_URL"
+INVENTORY_VARIABLE = "STOCKOUT_INVENTORY_URL"
 
-class SourceError(RuntimeError):
-    """A source system cannot be read; the message says which one and what to do."""
-
-
-def sqlite_path(url: str) -> Path:
-    """The file of a `sqlite:///relative` or `sqlite:////absolute` URL."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
-        scheme = url.split(":", 1)[0] if ":" in url else url
-        raise SourceError(
-            f"unsupported source URL scheme {scheme!r}: only sqlite:///<path> is supported "
-            "(set STOCKOUT_TRANSACTIONS_URL / STOCKOUT_INVENTORY_URL)"
-        )
-    return Path(url[len(prefix) :])
+# Redis: one hash per product, `inventory:{pid}`, with these fields.
+INVENTORY_KEY_PREFIX = b"inventory:"
+INVENTORY_FIELDS = ("quantity", "updated_at")
+SCAN_COUNT = 10_000  # keys the server visits per SCAN call
+# SQLite's ADBC driver cuts result batches by rows; PostgreSQL's by bytes (its default).
+SQLITE_BATCH_ROWS_OPTION = "adbc.sqlite.query.batch_rows"
 
 
-def _connect_read_only(url: str, what: str) -> sqlite3.Connection:
-    path = sqlite_path(url)
-    if not path.exists():
-        raise SourceError(
-            f"{what} not found at {path}: run `stockout simulate` to create a demo shop, "
-            "or point the URL variable at the real one"
-        )
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+# --------------------------------------------------------------------------- SQL sources (ADBC)
 
 
-def _check_columns(connection: sqlite3.Connection, table: str, schema: pa.Schema, url: str) -> None:
-    present = {row[1] for row in connection.execute(f"pragma table_info({table})")}
-    if not present:
-        raise SourceError(f"table {table!r} is missing from {sqlite_path(url)}")
+def _open_sql(url: str, what: str, variable: str, schemes: tuple[str, ...]):
+    """An ADBC connection to a SQLite file (read-only) or a PostgreSQL server."""
+    if url_scheme(url, schemes, variable) == "sqlite":
+        return connect_sqlite_read_only(url, what)
+    return connect_postgres(url, what, variable, autocommit=True)
+
+
+def _select_list(schema: pa.Schema) -> str:
+    # NUMERIC comes back from PostgreSQL as text and from SQLite as integer or real by
+    # value: cast it in SQL (DOUBLE PRECISION is a REAL affinity name for SQLite too).
+    return ", ".join(
+        f'CAST("{field.name}" AS DOUBLE PRECISION) AS "{field.name}"'
+        if pa.types.is_floating(field.type)
+        else f'"{field.name}"'
+        for field in schema
+    )
+
+
+def _check_columns(connection, table: str, schema: pa.Schema, url: str) -> None:
+    """Fail naming the table and column when the source lacks what the warehouse reads."""
+    try:
+        present = set(connection.adbc_get_table_schema(table).names)
+    except adbc_driver_manager.Error as error:
+        if error.status_code == adbc_driver_manager.AdbcStatusCode.NOT_FOUND:
+            raise SourceError(
+                f"table {table!r} is missing from {describe(url)}; nothing was landed or published"
+            ) from None
+        raise SourceError(f"cannot read the columns of table {table!r} in {describe(url)}: {error}") from None
     missing = [name for name in schema.names if name not in present]
     if missing:
         raise SourceError(
-            f"table {table!r} in {sqlite_path(url)} lacks column(s) {', '.join(missing)}; "
+            f"table {table!r} in {describe(url)} lacks column(s) {', '.join(missing)}; "
             "nothing was landed or published"
         )
 
 
-def _batches(cursor: sqlite3.Cursor, schema: pa.Schema, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    while rows := cursor.fetchmany(batch_rows):
-        columns = list(zip(*rows))
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(values, type=field.type) for values, field in zip(columns, schema)],
-            schema=schema,
-        )
+def _conform(batch: pa.RecordBatch, schema: pa.Schema, table: str) -> pa.RecordBatch:
+    """The batch with exactly `schema`'s types (int32 from PostgreSQL INTEGER, say, to int64)."""
+    try:
+        columns = [batch.column(i).cast(field.type) for i, field in enumerate(schema)]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise SourceError(f"table {table!r} holds a value of the wrong type: {error}") from None
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _stream(
+    connection, query: str, schema: pa.Schema, table: str, url: str, batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Run `query` and yield its result as batches of at most `batch_rows` rows of `schema`."""
+    with closing(connection.cursor()) as cursor:
+        if url.startswith("sqlite:"):
+            cursor.adbc_statement.set_options(**{SQLITE_BATCH_ROWS_OPTION: str(batch_rows)})
+        try:
+            cursor.execute(query)
+            reader = cursor.fetch_record_batch()
+            for batch in reader:
+                conformed = _conform(batch, schema, table)
+                for offset in range(0, conformed.num_rows, batch_rows):
+                    yield conformed.slice(offset, batch_rows)
+        except (adbc_driver_manager.Error, OSError) as error:
+            # SQLite reports a value whose type differs from the column's earlier ones as OSError.
+            raise SourceError(f"reading table {table!r} from {describe(url)} failed: {error}") from None
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 class TransactionDatabase:
@@ -94,33 +157,77 @@ class TransactionDatabase:
     def __init__(self, url: str) -> None:
         self.url = url
 
+    def _connect(self):
+        return _open_sql(self.url, "transaction database", TRANSACTIONS_VARIABLE, TRANSACTION_SCHEMES)
+
     def max_change_id(self) -> int:
-        with closing(_connect_read_only(self.url, "transaction database")) as connection:
+        with closing(self._connect()) as connection:
             _check_columns(connection, "inventory_change", INVENTORY_CHANGE_SCHEMA, self.url)
-            (value,) = connection.execute("select max(id) from inventory_change").fetchone()
+            with closing(connection.cursor()) as cursor:
+                cursor.execute("SELECT max(id) FROM inventory_change")
+                (value,) = cursor.fetchone()
         return int(value or 0)
 
     def read_changes(
         self, after_id: int, up_to_id: int, change_type: str, batch_rows: int = BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
         """Rows of `inventory_change` with after_id < id <= up_to_id of one type, by id."""
-        columns = ", ".join(f'"{name}"' for name in INVENTORY_CHANGE_SCHEMA.names)
-        with closing(_connect_read_only(self.url, "transaction database")) as connection:
+        # Literals rather than parameters: the placeholder syntax differs between the drivers.
+        query = (
+            f"SELECT {_select_list(INVENTORY_CHANGE_SCHEMA)} FROM inventory_change "
+            f"WHERE id > {int(after_id)} AND id <= {int(up_to_id)} AND type = {_sql_string(change_type)} "
+            "ORDER BY id"
+        )
+        with closing(self._connect()) as connection:
             _check_columns(connection, "inventory_change", INVENTORY_CHANGE_SCHEMA, self.url)
-            cursor = connection.execute(
-                f"select {columns} from inventory_change where id > ? and id <= ? and type = ? order by id",
-                (after_id, up_to_id, change_type),
+            yield from _stream(
+                connection, query, INVENTORY_CHANGE_SCHEMA, "inventory_change", self.url, batch_rows
             )
-            yield from _batches(cursor, INVENTORY_CHANGE_SCHEMA, batch_rows)
 
     def read_catalog(self, table: str) -> pa.Table:
         """The whole `products` or `suppliers` table."""
         schema = CATALOG_SCHEMAS[table]
-        columns = ", ".join(f'"{name}"' for name in schema.names)
-        with closing(_connect_read_only(self.url, "transaction database")) as connection:
+        query = f"SELECT {_select_list(schema)} FROM {table} ORDER BY id"
+        with closing(self._connect()) as connection:
             _check_columns(connection, table, schema, self.url)
-            cursor = connection.execute(f"select {columns} from {table} order by id")
-            return pa.Table.from_batches(list(_batches(cursor, schema, BATCH_ROWS)), schema=schema)
+            batches = list(_stream(connection, query, schema, table, self.url, BATCH_ROWS))
+        return pa.Table.from_batches(batches, schema=schema)
+
+
+# --------------------------------------------------------------------------- inventory service
+
+
+class _SeenProducts:
+    """Which product ids a full read has yielded: SCAN may return a key more than once."""
+
+    def __init__(self) -> None:
+        self.flags = np.zeros(0, dtype=bool)  # one byte per product id up to the largest seen
+
+    def keep_first(self, pids: np.ndarray) -> np.ndarray:
+        """A mask of the ids not yielded before (the first of repeats within `pids` too)."""
+        if len(pids) and pids.max() >= len(self.flags):
+            grown = np.zeros(max(int(pids.max()) + 1, 2 * len(self.flags)), dtype=bool)
+            grown[: len(self.flags)] = self.flags
+            self.flags = grown
+        first = np.zeros(len(pids), dtype=bool)
+        first[np.unique(pids, return_index=True)[1]] = True
+        fresh = first & ~self.flags[pids]
+        self.flags[pids[fresh]] = True
+        return fresh
+
+
+def _integers(values: list[bytes | None], what: str, keys: list[bytes]) -> pa.Array:
+    """Redis byte strings as int64, naming the key of a value that is not an integer."""
+    array = pa.array(values, pa.binary()).cast(pa.string())
+    try:
+        return array.cast(pa.int64())
+    except pa.ArrowInvalid:
+        for key, value in zip(keys, values):
+            if value is not None and not value.strip().lstrip(b"-").isdigit():
+                raise SourceError(
+                    f"inventory hash {key.decode(errors='replace')!r}: {what} is {value!r}, not an integer"
+                ) from None
+        raise
 
 
 class InventoryService:
@@ -131,7 +238,59 @@ class InventoryService:
 
     def read_all(self, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """A full read: every product's quantity and when it last changed."""
-        with closing(_connect_read_only(self.url, "inventory service")) as connection:
+        if url_scheme(self.url, INVENTORY_SCHEMES, INVENTORY_VARIABLE) == "sqlite":
+            yield from self._read_sqlite(batch_rows)
+        else:
+            yield from self._read_redis(batch_rows)
+
+    def _read_sqlite(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        query = f"SELECT {_select_list(INVENTORY_SCHEMA)} FROM inventory ORDER BY pid"
+        with closing(connect_sqlite_read_only(self.url, "inventory service")) as connection:
             _check_columns(connection, "inventory", INVENTORY_SCHEMA, self.url)
-            cursor = connection.execute("select pid, quantity, updated_at from inventory order by pid")
-            yield from _batches(cursor, INVENTORY_SCHEMA, batch_rows)
+            yield from _stream(connection, query, INVENTORY_SCHEMA, "inventory", self.url, batch_rows)
+
+    def _read_redis(self, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """SCAN the `inventory:*` keys and HMGET them in pipelines, a batch of keys at a time.
+
+        Keys deleted between SCAN and HMGET are left out; a key SCAN returns twice is yielded
+        once. Order is SCAN's (by pid within a batch), which is no order across batches.
+        """
+        client = connect_redis(self.url, "inventory service", INVENTORY_VARIABLE)
+        seen = _SeenProducts()
+        keys: list[bytes] = []
+        with closing(client):
+            try:
+                for key in client.scan_iter(match=INVENTORY_KEY_PREFIX + b"*", count=SCAN_COUNT):
+                    keys.append(key)
+                    if len(keys) == batch_rows:
+                        yield self._read_hashes(client, keys, seen)
+                        keys = []
+                if keys:
+                    yield self._read_hashes(client, keys, seen)
+            except redis.RedisError as error:
+                raise SourceError(
+                    f"reading the inventory from {describe(self.url)} failed: {error}"
+                ) from None
+
+    def _read_hashes(self, client: redis.Redis, keys: list[bytes], seen: _SeenProducts) -> pa.RecordBatch:
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.hmget(key, *INVENTORY_FIELDS)
+        replies = pipeline.execute()
+        present = [(key, reply) for key, reply in zip(keys, replies) if any(v is not None for v in reply)]
+        for key, reply in present:
+            for field, value in zip(INVENTORY_FIELDS, reply):
+                if value is None:
+                    raise SourceError(
+                        f"inventory hash {key.decode(errors='replace')!r} in {describe(self.url)} "
+                        f"lacks field {field!r}; nothing was landed or published"
+                    )
+        kept = [key for key, _ in present]
+        pid = _integers([key[len(INVENTORY_KEY_PREFIX) :] for key in kept], "the product id", kept)
+        quantity = _integers([reply[0] for _, reply in present], "quantity", kept)
+        updated_at = _integers([reply[1] for _, reply in present], "updated_at", kept)
+        if pc.any(pc.less(pid, 0)).as_py():
+            raise SourceError(f"an inventory key in {describe(self.url)} has a negative product id")
+        batch = pa.RecordBatch.from_arrays([pid, quantity, updated_at], schema=INVENTORY_SCHEMA)
+        batch = batch.filter(pa.array(seen.keep_first(pid.to_numpy())))
+        return batch.take(pc.sort_indices(batch.column("pid")))

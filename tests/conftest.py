@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Real PostgreSQL and Redis servers, for the tests of the source systems.
+from servers import postgres_server, postgres_url, redis_server, redis_url  # noqa: F401
+
 from orchestration.simulator import ShopSpec, simulate_shop, write_shop_to_sqlite
 
 PROJECT_README = Path(__file__).resolve().parent.parent / "README.md"
