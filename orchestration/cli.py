@@ -86,6 +86,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         },
         verbose=args.verbose,
         accept_anomalies=args.accept_anomalies,
+        full_refresh=args.full_refresh,
     )
     print(outcome.summary)
     return 0 if outcome.success else 1
@@ -211,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--accept-anomalies",
         action="store_true",
         help="publish even if the at-risk count changed more than the volume check allows",
+    )
+    refresh.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from every landed file (same rows, costs the whole history)",
     )
     refresh.add_argument(
         "--verbose", action="store_true", help="show Dagster's and dbt's logs (default: data/logs/)"

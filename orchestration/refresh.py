@@ -53,6 +53,7 @@ def run_refresh(
     model_settings: Mapping[str, float | None] | None = None,
     verbose: bool = False,
     accept_anomalies: bool = False,
+    full_refresh: bool = False,
 ) -> RefreshOutcome:
     """Run the refresh job for `as_of` (default: now). Unless `verbose`, Dagster's and dbt's
     logs go to data/logs/ instead of the terminal, and the outcome's summary says where."""
@@ -71,7 +72,8 @@ def run_refresh(
         instance = stack.enter_context(dg.DagsterInstance.get())
         result = job.execute_in_process(
             run_config=refresh_run_config(
-                format_instant(instant), **(model_settings or {}), accept_anomalies=accept_anomalies or None
+                format_instant(instant), **(model_settings or {}), accept_anomalies=accept_anomalies or None,
+                full_refresh=full_refresh or None,
             ),
             instance=instance,
             raise_on_error=False,

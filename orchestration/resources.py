@@ -22,7 +22,9 @@ class RefreshConfig(dg.ConfigurableResource):
 
     Unset model settings fall back to the defaults in dbt_project.yml (DESIGN.md §4).
     When `as_of` is unset, T is "now" when the run was created (STOCKOUT_NOW if set), so
-    every step of the run agrees on it however long the run takes.
+    every step of the run agrees on it however long the run takes. `full_refresh` rebuilds
+    the incremental models from every landed file (dbt --full-refresh) instead of the new
+    ones: the same rows, at the cost of the whole history.
     """
 
     as_of: str | None = None
@@ -32,6 +34,7 @@ class RefreshConfig(dg.ConfigurableResource):
     service_level: float | None = None
     smoothing_factor: float | None = None
     accept_anomalies: bool = False
+    full_refresh: bool = False
 
     def resolve_as_of(self, context: dg.OpExecutionContext) -> datetime:
         if self.as_of:

@@ -50,14 +50,16 @@ def dbt_vars(as_of: datetime, model_settings: Mapping[str, Any]) -> dict[str, An
     return {"as_of": format_instant(as_of), **model_settings}
 
 
-def dbt_build_args(as_of: datetime, model_settings: Mapping[str, Any]) -> list[str]:
+def dbt_build_args(as_of: datetime, model_settings: Mapping[str, Any], full_refresh: bool = False) -> list[str]:
     """`dbt build` for one refresh: models and their data tests together, so a failing test
     stops everything downstream of it. Unit tests check the SQL, not the data: the test
-    suite runs them, not every refresh."""
+    suite runs them, not every refresh. The incremental models take only the new landed
+    files, unless `full_refresh` rebuilds them from all of them."""
     return [
         "build",
         "--exclude-resource-type",
         "unit_test",
+        *(["--full-refresh"] if full_refresh else []),
         "--vars",
         json.dumps(dbt_vars(as_of, model_settings), sort_keys=True),
     ]
@@ -82,7 +84,7 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         # One target folder per data folder, reused by every run (runs never overlap): dbt's
         # artifacts stay with the data, and hourly refreshes do not pile up folders.
         yield from dbt.cli(
-            dbt_build_args(as_of, refresh.model_settings()),
+            dbt_build_args(as_of, refresh.model_settings(), refresh.full_refresh),
             context=context,
             target_path=settings.data_dir / "dbt_target",
         ).stream()
