@@ -19,8 +19,11 @@ def _prepare_dagster_home(settings: Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    text = config.read_text() if config.exists() else "telemetry:\n  enabled: false\n"
+    if "concurrency:" not in text:
+        # The run queue: runs the daemon launches (schedule, sensor, UI) wait for each other.
+        text += "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
+    config.write_text(text)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -90,6 +93,42 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     )
     print(outcome.summary)
     return 0 if outcome.success else 1
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from orchestration.partitions import hourly_instants
+    from orchestration.refresh import run_refresh
+
+    settings = load_settings()
+    _prepare_dagster_home(settings)
+    first, last = parse_instant(args.from_), parse_instant(args.to)
+    instants = hourly_instants(first, last)
+    if not instants:
+        print(f"stockout backfill: no whole hour from {args.from_} to {args.to}", file=sys.stderr)
+        return 2
+    print(
+        f"back-filling {len(instants)} hourly refreshes, {format_instant(instants[0])} to {format_instant(instants[-1])}"
+    )
+    started = time.monotonic()
+    with _progress_bar("back-fill", "hour") as bar:
+        bar.total = len(instants)
+        for instant in instants:
+            outcome = run_refresh(as_of=format_instant(instant), backfill=True)
+            if not outcome.success:
+                bar.close()
+                print(outcome.summary, file=sys.stderr)
+                print(
+                    f"stockout backfill: stopped at {format_instant(instant)}; re-run to carry on",
+                    file=sys.stderr,
+                )
+                return 1
+            if args.verbose_summaries:
+                bar.write(outcome.summary)
+            bar.update(1)
+    print(
+        f"back-filled {len(instants)} hours in {time.monotonic() - started:.1f}s; at_risk_history holds each of them"
+    )
+    return 0
 
 
 def cmd_at_risk(args: argparse.Namespace) -> int:
@@ -229,6 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--service-level", type=float, help="service level for safety stock (default 0.95)")
     refresh.add_argument("--smoothing-factor", type=float, help="EWMA smoothing factor (default 0.3)")
     refresh.set_defaults(handler=cmd_refresh)
+
+    backfill = commands.add_parser(
+        "backfill", help="refresh as of every whole hour in a range (oldest first), through Dagster"
+    )
+    backfill.add_argument("--from", dest="from_", required=True, help="first instant, ISO-8601")
+    backfill.add_argument("--to", required=True, help="last instant, ISO-8601")
+    backfill.add_argument(
+        "--verbose-summaries", action="store_true", help="print each hour's one-line summary"
+    )
+    backfill.set_defaults(handler=cmd_backfill)
 
     at_risk = commands.add_parser("at-risk", help="print the published at-risk table")
     at_risk.add_argument("--top", type=int, default=20, help="rows to show (default 20)")

@@ -10,7 +10,8 @@ from orchestration.assets.landing import LANDING_ASSETS
 from orchestration.assets.publish import analyst_mart
 from orchestration.assets.transform import build_dbt_assets, load_dbt_project
 from orchestration.resources import RefreshConfig
-from orchestration.schedules import hourly_refresh, refresh_job
+from orchestration.schedules import hourly_refresh, new_source_rows, refresh_job
+from orchestration.warehouse_lock import WarehouseLock
 
 
 def build_definitions() -> dg.Definitions:
@@ -20,9 +21,11 @@ def build_definitions() -> dg.Definitions:
         asset_checks=[at_risk_table_is_publishable],
         jobs=[refresh_job],
         schedules=[hourly_refresh],
+        sensors=[new_source_rows],
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project),
             "refresh": RefreshConfig(),
+            "warehouse_lock": WarehouseLock(),
         },
     )
 

@@ -153,6 +153,22 @@ def write_analyst_database(
     return database
 
 
+def warehouse_row_count(warehouse: Path, relation: str) -> int:
+    """Rows of a mart relation in the warehouse (built, not necessarily published)."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        (count,) = connection.execute(f"select count(*) from {MARTS_SCHEMA}.{relation}").fetchone()
+    return int(count)
+
+
+def published_as_of(mart_database: Path) -> datetime | None:
+    """T of the version analysts see now (None before the first publish)."""
+    if not mart_database.exists():
+        return None
+    with duckdb.connect(str(mart_database), read_only=True) as connection:
+        (version,) = connection.execute("select version from mart_published").fetchone()
+    return _version_instant(version)
+
+
 def expired_versions(mart_dir: Path, keep: str, retention: timedelta, current_time: datetime) -> list[str]:
     """Versions published longer ago than `retention` (by folder time), never `keep`."""
     expired = []

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.partitions import partition_key_for, partitions_known_now
 from orchestration.schedules import REFRESH_JOB_NAME, refresh_run_config
 from orchestration.settings import format_instant, load_settings, now, parse_instant
 
@@ -54,6 +55,7 @@ def run_refresh(
     verbose: bool = False,
     accept_anomalies: bool = False,
     full_refresh: bool = False,
+    backfill: bool = False,
 ) -> RefreshOutcome:
     """Run the refresh job for `as_of` (default: now). Unless `verbose`, Dagster's and dbt's
     logs go to data/logs/ instead of the terminal, and the outcome's summary says where."""
@@ -70,14 +72,22 @@ def run_refresh(
 
         job = defs.resolve_job_def(REFRESH_JOB_NAME)
         instance = stack.enter_context(dg.DagsterInstance.get())
+        stack.enter_context(partitions_known_now())
         result = job.execute_in_process(
             run_config=refresh_run_config(
-                format_instant(instant), **(model_settings or {}), accept_anomalies=accept_anomalies or None,
+                format_instant(instant),
+                **(model_settings or {}),
+                accept_anomalies=accept_anomalies or None,
                 full_refresh=full_refresh or None,
+                backfill=backfill or None,
             ),
             instance=instance,
+            partition_key=partition_key_for(instant),
             raise_on_error=False,
-            tags={"stockout/as_of": format_instant(instant), "stockout/trigger": "cli"},
+            tags={
+                "stockout/as_of": format_instant(instant),
+                "stockout/trigger": "backfill" if backfill else "cli",
+            },
         )
     elapsed = time.monotonic() - started
     metadata = _materialization_metadata(result)
@@ -96,11 +106,15 @@ def run_refresh(
     restocks = metadata.get("restocks", {}).get("new_rows", 0)
     snapshot = metadata.get("inventory_snapshots", {})
     mart = metadata.get("analyst_mart", {})
+    if mart.get("published", True):
+        outcome = f"published {mart.get('version', '?')} to {mart.get('analyst_database', '?')}"
+    else:
+        outcome = f"not published: the mart analysts see is newer (as of {mart.get('published_as_of', '?')})"
     summary = (
         f"refresh as_of={format_instant(instant)} ok in {elapsed:.1f}s: "
         f"landed {sales} sales, {restocks} restocks, "
         f"snapshot {'taken' if snapshot.get('taken_now') else 'reused'} ({snapshot.get('snapshot_at', '')}); "
         f"{mart.get('at_risk_products', 0)} of {mart.get('products', 0)} products at risk; "
-        f"published {mart.get('version', '?')} to {mart.get('analyst_database', '?')}"
+        f"{outcome}"
     )
     return RefreshOutcome(True, summary, result.run_id, metadata)

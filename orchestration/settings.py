@@ -23,6 +23,7 @@ class Settings:
     snapshot_interval_hours: float
     mart_retention_hours: float
     max_at_risk_change_factor: float
+    sensor_interval_seconds: int
 
     @property
     def landing_dir(self) -> Path:
@@ -41,6 +42,10 @@ class Settings:
         return self.mart_dir / "analytics.duckdb"
 
     @property
+    def warehouse_lock_path(self) -> Path:
+        return self.data_dir / "warehouse" / "refresh.lock"
+
+    @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster_home"
 
@@ -57,6 +62,7 @@ def load_settings() -> Settings:
         snapshot_interval_hours=float(os.environ.get("STOCKOUT_SNAPSHOT_INTERVAL_HOURS", "24")),
         mart_retention_hours=float(os.environ.get("STOCKOUT_MART_RETENTION_HOURS", "24")),
         max_at_risk_change_factor=float(os.environ.get("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "5")),
+        sensor_interval_seconds=int(os.environ.get("STOCKOUT_SENSOR_INTERVAL_SECONDS", "300")),
     )
 
 

@@ -5,8 +5,10 @@ from datetime import timedelta
 import dagster as dg
 
 from orchestration import landing
+from orchestration.partitions import REFRESH_PARTITIONS
 from orchestration.settings import format_instant, load_settings, now
 from orchestration.sources import InventoryService, TransactionDatabase
+from orchestration.warehouse_lock import WarehouseLock
 
 LANDING_GROUP = "landing"
 
@@ -28,20 +30,20 @@ def _land_movements(change_type: str, entity: str) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=_movement_metadata(landed))
 
 
-@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"})
-def sales() -> dg.MaterializeResult:
+@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
+def sales(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
     """Sale events (`inventory_change` rows of type 'sale') new since the last landing."""
     return _land_movements("sale", "sales")
 
 
-@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"})
-def restocks() -> dg.MaterializeResult:
+@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
+def restocks(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
     """Restock events (`inventory_change` rows of type 'restock') new since the last landing."""
     return _land_movements("restock", "restocks")
 
 
-@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"})
-def inventory_snapshots() -> dg.MaterializeResult:
+@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
+def inventory_snapshots(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
     """A full read of the inventory service, stamped with the instant it was read; taken
     when the newest snapshot is older than STOCKOUT_SNAPSHOT_INTERVAL_HOURS (24 by default)."""
     settings = load_settings()
@@ -70,14 +72,14 @@ def _land_catalog(table: str) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"})
-def products() -> dg.MaterializeResult:
+@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
+def products(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
     """The product catalogue (`products`)."""
     return _land_catalog("products")
 
 
-@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"})
-def suppliers() -> dg.MaterializeResult:
+@dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
+def suppliers(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
     """Suppliers and their lead times (`suppliers`)."""
     return _land_catalog("suppliers")
 

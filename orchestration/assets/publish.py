@@ -5,20 +5,45 @@ from datetime import timedelta
 import dagster as dg
 
 from orchestration import publish, report
+from orchestration.partitions import REFRESH_PARTITIONS
 from orchestration.resources import RefreshConfig
 from orchestration.settings import format_instant, load_settings, now
+from orchestration.warehouse_lock import WarehouseLock
 
 
 @dg.asset(
     deps=[dg.AssetKey(name) for name in publish.PUBLISHED_RELATIONS],
     group_name="publish",
     kinds={"duckdb", "parquet"},
+    partitions_def=REFRESH_PARTITIONS,
 )
-def analyst_mart(context: dg.AssetExecutionContext, refresh: RefreshConfig) -> dg.MaterializeResult:
+def analyst_mart(
+    context: dg.AssetExecutionContext, refresh: RefreshConfig, warehouse_lock: WarehouseLock
+) -> dg.MaterializeResult:
     """data/mart/analytics.duckdb: views over a new version of the published relations,
-    swapped in atomically. Runs only when the dbt models and tests upstream succeeded."""
+    swapped in atomically. Runs only when the dbt models and tests upstream succeeded. A
+    back-fill of a past instant leaves a newer published mart in place (its at-risk list
+    still goes into at_risk_history, published with the next refresh)."""
     settings = load_settings()
     as_of = refresh.resolve_as_of(context)
+    current = publish.published_as_of(settings.mart_database)
+    if refresh.is_backfill(context) and current is not None and current >= as_of:
+        context.log.info(
+            f"back-fill of {format_instant(as_of)}: the published mart, as of {format_instant(current)}, is newer and stays"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "as_of": format_instant(as_of),
+                "published": False,
+                "published_as_of": format_instant(current),
+                "at_risk_products": dg.MetadataValue.int(
+                    publish.warehouse_row_count(settings.warehouse_path, "at_risk_in_a_week")
+                ),
+                "products": dg.MetadataValue.int(
+                    publish.warehouse_row_count(settings.warehouse_path, "days_to_stockout")
+                ),
+            }
+        )
     published = publish.publish(
         warehouse=settings.warehouse_path,
         mart_dir=settings.mart_dir,
@@ -34,6 +59,7 @@ def analyst_mart(context: dg.AssetExecutionContext, refresh: RefreshConfig) -> d
     return dg.MaterializeResult(
         metadata={
             "as_of": format_instant(as_of),
+            "published": True,
             "version": published.version,
             "analyst_database": dg.MetadataValue.path(str(settings.mart_database)),
             "at_risk_products": dg.MetadataValue.int(published.row_counts["at_risk_in_a_week"]),

@@ -9,8 +9,10 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.partitions import REFRESH_PARTITIONS
 from orchestration.resources import RefreshConfig
 from orchestration.settings import DBT_PROJECT_DIR, format_instant, load_settings
+from orchestration.warehouse_lock import WarehouseLock
 
 
 def _manifest_is_stale(project: DbtProject) -> bool:
@@ -50,7 +52,9 @@ def dbt_vars(as_of: datetime, model_settings: Mapping[str, Any]) -> dict[str, An
     return {"as_of": format_instant(as_of), **model_settings}
 
 
-def dbt_build_args(as_of: datetime, model_settings: Mapping[str, Any], full_refresh: bool = False) -> list[str]:
+def dbt_build_args(
+    as_of: datetime, model_settings: Mapping[str, Any], full_refresh: bool = False
+) -> list[str]:
     """`dbt build` for one refresh: models and their data tests together, so a failing test
     stops everything downstream of it. Unit tests check the SQL, not the data: the test
     suite runs them, not every refresh. The incremental models take only the new landed
@@ -71,9 +75,13 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         project=project,
         dagster_dbt_translator=StockoutDbtTranslator(),
         name="stockout_dbt_models",
+        partitions_def=REFRESH_PARTITIONS,
     )
     def stockout_dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, refresh: RefreshConfig
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        refresh: RefreshConfig,
+        warehouse_lock: WarehouseLock,
     ) -> Iterator[Any]:
         # dbt finds the warehouse and the landing files through the same variable.
         settings = load_settings()
