@@ -23,10 +23,20 @@ class Settings:
     snapshot_interval_hours: float
     mart_retention_hours: float
     max_at_risk_change_factor: float
+    future_tolerance_hours: float
+    max_event_age_hours: float
 
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
 
     @property
     def warehouse_path(self) -> Path:
@@ -57,6 +67,8 @@ def load_settings() -> Settings:
         snapshot_interval_hours=float(os.environ.get("STOCKOUT_SNAPSHOT_INTERVAL_HOURS", "24")),
         mart_retention_hours=float(os.environ.get("STOCKOUT_MART_RETENTION_HOURS", "24")),
         max_at_risk_change_factor=float(os.environ.get("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "5")),
+        future_tolerance_hours=float(os.environ.get("STOCKOUT_FUTURE_TOLERANCE_HOURS", "24")),
+        max_event_age_hours=float(os.environ.get("STOCKOUT_MAX_EVENT_AGE_HOURS", "48")),
     )
 
 
