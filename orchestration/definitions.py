@@ -11,6 +11,7 @@ from orchestration.assets.publish import analyst_mart
 from orchestration.assets.transform import build_dbt_assets, load_dbt_project
 from orchestration.resources import RefreshConfig
 from orchestration.schedules import hourly_refresh, refresh_job
+from orchestration.sensors import inbox_sensor
 
 
 def build_definitions() -> dg.Definitions:
@@ -20,6 +21,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=[at_risk_table_is_publishable],
         jobs=[refresh_job],
         schedules=[hourly_refresh],
+        sensors=[inbox_sensor],
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project),
             "refresh": RefreshConfig(),
