@@ -3,18 +3,21 @@
 dbt's own tests (keys, accepted values) surface as asset checks through dagster-dbt; these
 add what needs Python: a Great Expectations 1.x suite on the table as a pandas frame (GE's
 SQL path does not work on DuckDB, and dagster-ge pins GE below 1.0), consistency with
-`days_to_stockout`, and a volume check against the last published refresh.
+`days_to_stockout`, a volume check against the last published refresh, and the freshness of
+the newest landed event.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from orchestration.publish import newest_event_at
 
 AT_RISK_COLUMNS = (
     "as_of",
@@ -192,12 +195,28 @@ def volume_failure(current: int, previous: int | None, max_factor: float) -> str
     return None
 
 
+def freshness_failure(newest_event_at: datetime | None, as_of: datetime, max_age: timedelta) -> str | None:
+    """The newest landed event at or before the refresh instant may be at most `max_age` old:
+    an older one means the sources stopped delivering, and the numbers would look current."""
+    if newest_event_at is None:
+        return "no landed sale or restock at or before the refresh instant: check that the sources deliver"
+    age = as_of - newest_event_at
+    if age > max_age:
+        return (
+            f"the newest landed event ({newest_event_at:%Y-%m-%dT%H:%M:%SZ}) is {age.total_seconds() / 3600:.1f} h "
+            f"older than the refresh instant, more than {max_age.total_seconds() / 3600:g} h "
+            "(STOCKOUT_MAX_EVENT_AGE_HOURS): check that the sources still deliver"
+        )
+    return None
+
+
 def check_at_risk_table(
     warehouse: Path,
     mart_database: Path,
     as_of: datetime,
     max_change_factor: float = DEFAULT_MAX_CHANGE_FACTOR,
     accept_anomalies: bool = False,
+    max_event_age: timedelta | None = None,
 ) -> CheckOutcome:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         at_risk = connection.execute("select * from marts.at_risk_in_a_week").df()
@@ -206,6 +225,10 @@ def check_at_risk_table(
             "from marts.days_to_stockout"
         ).df()
     failures = run_expectations(at_risk) + consistency_failures(at_risk, every_product, as_of)
+    if max_event_age is not None:
+        stale = freshness_failure(newest_event_at(warehouse, as_of), as_of, max_event_age)
+        if stale:
+            failures.append(stale)
     if not accept_anomalies:
         volume = volume_failure(
             len(at_risk), previous_published_at_risk_count(mart_database), max_change_factor

@@ -10,7 +10,8 @@ from orchestration.assets.landing import LANDING_ASSETS
 from orchestration.assets.publish import analyst_mart
 from orchestration.assets.transform import build_dbt_assets, load_dbt_project
 from orchestration.resources import RefreshConfig
-from orchestration.schedules import hourly_refresh, new_source_rows, refresh_job
+from orchestration.schedules import hourly_refresh, refresh_job
+from orchestration.sensors import inbox_sensor, new_source_rows
 from orchestration.warehouse_lock import WarehouseLock
 
 
@@ -21,7 +22,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=[at_risk_table_is_publishable],
         jobs=[refresh_job],
         schedules=[hourly_refresh],
-        sensors=[new_source_rows],
+        sensors=[new_source_rows, inbox_sensor],
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project),
             "refresh": RefreshConfig(),

@@ -4,23 +4,40 @@ Every file is written under a hidden temporary name in its final folder and rena
 place, so a reader globbing `*.parquet` sees a whole file or none, and a crash leaves at most
 a hidden leftover that the next run removes.
 
-Movements (sales, restocks) are extracted by id high-water mark: the highest id already
-landed is encoded in the file names, so landing needs no state besides its files, re-running
-it lands nothing twice, and a late event (new id, old timestamp) is picked up next time.
+Movements arrive in deliveries: the `inventory_change` rows with ids above the high-water
+mark (every type, read once), or one file from the inbox. Each delivery is judged row by row
+(orchestration/quarantine.py) and split into landed sales, landed restocks and quarantined
+rows, so that rows in = rows landed + rows quarantined. A delivery is landed in three steps,
+each atomic:
+
+1. the judged delivery is written to `landing/_pending/<delivery>.parquet`;
+2. from it alone, the quarantine file and the landed files are written (a file already there
+   was written from the same pending file, so it is kept as it is);
+3. the delivery's manifest `landing/_manifests/<delivery>.parquet` (its row counts) is
+   written, then the pending file removed.
+
+A run that dies anywhere is completed by the next from the pending file, so every delivery
+lands exactly once with the same files. The manifests are the ledger: the highest source id
+landed is the end of the newest `changes_<from>_<to>` manifest, and an inbox file is known by
+the sha256 of its content in `inbox_<sha256>`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from orchestration import inbox
+from orchestration.quarantine import CHANGE_TYPES, DELIVERED_CHANGE_SCHEMA, JudgedDelivery, judge_delivery
+from orchestration.quarantine import ids_in_delivery as delivered_ids
 from orchestration.sources import (
     INVENTORY_CHANGE_SCHEMA,
     INVENTORY_SCHEMA,
@@ -35,14 +52,112 @@ INPROGRESS_SUFFIX = ".inprogress"
 
 SNAPSHOT_SCHEMA = INVENTORY_SCHEMA.append(pa.field("snapshot_at", pa.int64()))
 
+MOVEMENT_FOLDERS = {"sale": "sales", "restock": "restocks"}
+SOURCE_ENTITY = "inventory_change"
+# Ids per source delivery: bounds the memory of a first landing of a long history.
+MAX_IDS_PER_DELIVERY = 1_000_000
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("entity", pa.string()),
+        ("delivery", pa.string()),
+        *DELIVERED_CHANGE_SCHEMA,
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("quarantined_at", pa.int64()),
+        ("landing_run_id", pa.string()),
+    ]
+)
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("delivery", pa.string()),
+        ("entity", pa.string()),
+        ("origin", pa.string()),
+        ("content_sha256", pa.string()),
+        ("landing_run_id", pa.string()),
+        ("landed_at", pa.int64()),
+        ("source_rows", pa.int64()),
+        ("landed_sales", pa.int64()),
+        ("landed_restocks", pa.int64()),
+        ("landed_rows", pa.int64()),
+        ("quarantined_rows", pa.int64()),
+    ]
+)
+
+
+class LandingError(RuntimeError):
+    """Landing cannot go on; the message names the file or folder and what to do."""
+
 
 @dataclass(frozen=True)
 class LandedFile:
     path: Path | None  # None when there was nothing new to land
     rows: int
-    high_water_mark: int | None = None  # highest source id covered, for movements
     snapshot_at: datetime | None = None  # for inventory snapshots
-    newest_event_at: datetime | None = None  # latest event timestamp in the new file
+
+
+@dataclass(frozen=True)
+class LandingPaths:
+    """Where landing writes: `landing/` and `quarantine/` under the data folder."""
+
+    landing_dir: Path
+    quarantine_dir: Path
+
+    def movements(self, change_type: str) -> Path:
+        return self.landing_dir / MOVEMENT_FOLDERS[change_type]
+
+    @property
+    def manifests(self) -> Path:
+        return self.landing_dir / "_manifests"
+
+    @property
+    def pending(self) -> Path:
+        return self.landing_dir / "_pending"
+
+    @property
+    def products(self) -> Path:
+        return self.landing_dir / "products" / "products.parquet"
+
+
+@dataclass(frozen=True)
+class LandingRun:
+    """Who lands and when: stamps the manifests and quarantined rows, and bounds timestamps."""
+
+    run_id: str
+    now: datetime
+    future_tolerance: timedelta
+
+    @property
+    def latest_timestamp(self) -> int:
+        return int((self.now + self.future_tolerance).timestamp())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    name: str  # file stem of everything it lands: changes_<from>_<to> or inbox_<sha256>
+    entity: str  # inventory_change, inbox_sales or inbox_restocks
+    origin: str  # what was read, for people
+    expected_types: tuple[str, ...]
+    content_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class LandedDelivery:
+    """One delivery's manifest, and the files written for it."""
+
+    delivery: str
+    entity: str
+    origin: str
+    source_rows: int
+    landed: dict[str, int]  # rows by change type
+    quarantined_rows: int
+    reasons: dict[str, int]  # quarantined rows by reason
+    files: list[Path] = field(default_factory=list)
+    newest_event_at: datetime | None = None
+
+    @property
+    def landed_rows(self) -> int:
+        return sum(self.landed.values())
 
 
 def remove_leftovers(folder: Path) -> None:
@@ -70,34 +185,259 @@ def write_parquet_atomically(batches: pa.Table | list[pa.RecordBatch], schema: p
     return rows
 
 
-def landed_high_water_mark(folder: Path) -> int:
-    """Highest source id already landed in a movements folder (0 when none)."""
-    marks = [int(m.group(2)) for p in folder.glob("changes_*.parquet") if (m := CHANGE_FILE.match(p.name))]
-    return max(marks, default=0)
+def _change_range(name: str) -> tuple[int, int] | None:
+    match = CHANGE_FILE.match(name)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def land_changes(source: TransactionDatabase, change_type: str, folder: Path) -> LandedFile:
-    """Land `inventory_change` rows of one type with ids above the folder's high-water mark.
+def landed_high_water_mark(paths: LandingPaths) -> int:
+    """Highest source id already landed (0 when none), from the source deliveries' manifests
+    and a pending one. Folders landed before manifests existed: the lower of the highest ids
+    of the sales and restocks files (a row landed twice is then quarantined as duplicate)."""
+    ranges = [
+        found
+        for folder in (paths.manifests, paths.pending)
+        for p in folder.glob("changes_*.parquet")
+        if (found := _change_range(p.name))
+    ]
+    if ranges:
+        return max(end for _, end in ranges)
+    per_folder = [
+        max(
+            (
+                found[1]
+                for p in paths.movements(kind).glob("changes_*.parquet")
+                if (found := _change_range(p.name))
+            ),
+            default=0,
+        )
+        for kind in CHANGE_TYPES
+    ]
+    return min(per_folder)
 
-    The file covers the id range (mark, newest id] and is written even when no row of this
-    type is in the range, so the mark advances and the folder is never empty for dbt.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_leftovers(folder)
-    after_id = landed_high_water_mark(folder)
-    up_to_id = source.max_change_id()
-    if up_to_id <= after_id and any(folder.glob("*.parquet")):
-        return LandedFile(path=None, rows=0, high_water_mark=after_id)
-    path = folder / f"changes_{after_id + 1:012d}_{max(up_to_id, after_id):012d}.parquet"
-    batches = list(source.read_changes(after_id, up_to_id, change_type))
-    rows = write_parquet_atomically(batches, INVENTORY_CHANGE_SCHEMA, path)
-    newest = max((pc.max(batch.column("timestamp")).as_py() or 0 for batch in batches), default=None)
-    return LandedFile(
-        path=path,
-        rows=rows,
-        high_water_mark=max(up_to_id, after_id),
-        newest_event_at=datetime.fromtimestamp(newest, timezone.utc) if newest else None,
+
+def known_product_ids(paths: LandingPaths) -> pa.Array:
+    """Product ids of the landed catalogue; movements of other products are quarantined."""
+    if not paths.products.exists():
+        raise LandingError(
+            f"the product catalogue is not landed yet ({paths.products} is missing): "
+            "materialize the `products` asset before sales and restocks"
+        )
+    return pq.read_table(paths.products, columns=["id"])["id"].combine_chunks()
+
+
+def landed_ids_among(paths: LandingPaths, ids: pa.Array) -> pa.Array:
+    """Which of `ids` are in a landed sales or restocks file already.
+
+    Source files cover the id range in their names, so only those overlapping `ids` are
+    read; inbox files may hold any ids and are always read (their id column only, row
+    groups outside the range skipped by Parquet statistics)."""
+    if len(ids) == 0:
+        return pa.array([], pa.int64())
+    low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
+    files = []
+    for kind in CHANGE_TYPES:
+        for path in sorted(paths.movements(kind).glob("*.parquet")):
+            covered = _change_range(path.name)
+            if covered is None or (covered[0] <= high and covered[1] >= low):
+                files.append(str(path))
+    if not files:
+        return pa.array([], pa.int64())
+    with duckdb.connect() as connection:
+        connection.register("wanted", pa.table({"id": ids.cast(pa.int64())}))
+        found = connection.sql(
+            "select distinct id from read_parquet($files) where id between $low and $high "
+            "and id in (select id from wanted)",
+            params={"files": files, "low": low, "high": high},
+        ).to_arrow_table()
+    return found["id"].combine_chunks().cast(pa.int64())
+
+
+def _write_pending(paths: LandingPaths, delivery: Delivery, judged: JudgedDelivery, run: LandingRun) -> Path:
+    stamp = int(run.now.timestamp())
+    about = {
+        "delivery": delivery.name,
+        "entity": delivery.entity,
+        "origin": delivery.origin,
+        "content_sha256": delivery.content_sha256 or "",
+        "expected_types": ",".join(delivery.expected_types),
+        "landing_run_id": run.run_id,
+        "landed_at": str(stamp),
+    }
+    table = judged.rows.replace_schema_metadata({key: value.encode() for key, value in about.items()})
+    path = paths.pending / f"{delivery.name}.parquet"
+    write_parquet_atomically(table, table.schema, path)
+    return path
+
+
+def _write_unless_present(table: pa.Table, schema: pa.Schema, path: Path, written: list[Path]) -> None:
+    # Present means written from the same pending file by a run that died later on.
+    if not path.exists():
+        write_parquet_atomically(table, schema, path)
+    written.append(path)
+
+
+def complete_pending(paths: LandingPaths, pending: Path) -> LandedDelivery:
+    """Steps 2 and 3 of landing a delivery, from its pending file alone."""
+    table = pq.read_table(pending)
+    about = {key.decode(): value.decode() for key, value in (table.schema.metadata or {}).items()}
+    judged = JudgedDelivery(table.replace_schema_metadata(None))
+    name, entity, landed_at = about["delivery"], about["entity"], int(about["landed_at"])
+    files: list[Path] = []
+
+    quarantined = judged.quarantined()
+    stamped = pa.Table.from_arrays(
+        [
+            pa.array([entity] * quarantined.num_rows, pa.string()),
+            pa.array([name] * quarantined.num_rows, pa.string()),
+            *quarantined.columns,
+            pa.array([landed_at] * quarantined.num_rows, pa.int64()),
+            pa.array([about["landing_run_id"]] * quarantined.num_rows, pa.string()),
+        ],
+        schema=QUARANTINE_SCHEMA,
     )
+    _write_unless_present(
+        stamped, QUARANTINE_SCHEMA, paths.quarantine_dir / entity / f"{name}.parquet", files
+    )
+
+    landed: dict[str, int] = {}
+    for change_type in about["expected_types"].split(","):
+        rows = judged.landed(change_type)
+        landed[change_type] = rows.num_rows
+        _write_unless_present(
+            rows, INVENTORY_CHANGE_SCHEMA, paths.movements(change_type) / f"{name}.parquet", files
+        )
+
+    manifest = pa.Table.from_pylist(
+        [
+            {
+                "delivery": name,
+                "entity": entity,
+                "origin": about["origin"],
+                "content_sha256": about["content_sha256"] or None,
+                "landing_run_id": about["landing_run_id"],
+                "landed_at": landed_at,
+                "source_rows": table.num_rows,
+                "landed_sales": landed.get("sale", 0),
+                "landed_restocks": landed.get("restock", 0),
+                "landed_rows": sum(landed.values()),
+                "quarantined_rows": quarantined.num_rows,
+            }
+        ],
+        schema=MANIFEST_SCHEMA,
+    )
+    _write_unless_present(manifest, MANIFEST_SCHEMA, paths.manifests / f"{name}.parquet", files)
+    pending.unlink()
+
+    newest = pc.max(pc.filter(table["timestamp_value"], pc.is_valid(table["change_type"]))).as_py()
+    reasons = pc.value_counts(quarantined["reason"]).to_pylist() if quarantined.num_rows else []
+    return LandedDelivery(
+        delivery=name,
+        entity=entity,
+        origin=about["origin"],
+        source_rows=table.num_rows,
+        landed=landed,
+        quarantined_rows=quarantined.num_rows,
+        reasons={item["values"]: item["counts"] for item in reasons},
+        files=files,
+        newest_event_at=datetime.fromtimestamp(newest, timezone.utc) if newest is not None else None,
+    )
+
+
+def prepare_landing(paths: LandingPaths) -> list[LandedDelivery]:
+    """Remove hidden leftovers and complete the deliveries a killed run left pending."""
+    folders = [paths.pending, paths.manifests, *(paths.movements(kind) for kind in CHANGE_TYPES)]
+    if paths.quarantine_dir.exists():
+        folders += [p for p in paths.quarantine_dir.iterdir() if p.is_dir()]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(folder)
+    return [complete_pending(paths, pending) for pending in sorted(paths.pending.glob("*.parquet"))]
+
+
+def land_delivery(
+    paths: LandingPaths, delivery: Delivery, delivered: pa.Table, run: LandingRun, where_from: str = ""
+) -> LandedDelivery:
+    """Judge a delivery's rows, then land and quarantine them (the three steps above)."""
+    judged = judge_delivery(
+        delivered,
+        expected_types=delivery.expected_types,
+        known_product_ids=known_product_ids(paths),
+        landed_ids=landed_ids_among(paths, delivered_ids(delivered)),
+        latest_timestamp=run.latest_timestamp,
+        where_from=where_from,
+    )
+    return complete_pending(paths, _write_pending(paths, delivery, judged, run))
+
+
+def land_source_changes(
+    source: TransactionDatabase, paths: LandingPaths, run: LandingRun
+) -> list[LandedDelivery]:
+    """Land every `inventory_change` row with an id above the high-water mark, in deliveries
+    of at most MAX_IDS_PER_DELIVERY ids.
+
+    A delivery covers the id range (mark, newest id] and its files are written even when it
+    holds no row, so the first landing leaves every folder non-empty for dbt."""
+    landed = prepare_landing(paths)
+    after_id = landed_high_water_mark(paths)
+    up_to_id = source.max_change_id()
+    if up_to_id <= after_id and any(paths.manifests.glob("changes_*.parquet")):
+        return landed
+    while True:
+        end_id = max(after_id, min(up_to_id, after_id + MAX_IDS_PER_DELIVERY))
+        delivery = Delivery(
+            name=f"changes_{after_id + 1:012d}_{end_id:012d}",
+            entity=SOURCE_ENTITY,
+            origin=f"{SOURCE_ENTITY} ids {after_id + 1}..{end_id}",
+            expected_types=CHANGE_TYPES,
+        )
+        rows = pa.Table.from_batches(
+            list(source.read_changes_as_text(after_id, end_id)), schema=DELIVERED_CHANGE_SCHEMA
+        )
+        landed.append(land_delivery(paths, delivery, rows, run))
+        after_id = end_id
+        if after_id >= up_to_id:
+            return landed
+
+
+@dataclass
+class InboxLanding:
+    """What a landing run did with the files waiting in the inbox."""
+
+    landed: list[LandedDelivery] = field(default_factory=list)
+    already_landed: list[Path] = field(default_factory=list)  # same content landed before
+    rejected: list[inbox.RejectedFile] = field(default_factory=list)
+
+
+def land_inbox(paths: LandingPaths, inbox_dir: Path, run: LandingRun) -> InboxLanding:
+    """Land each file waiting in `inbox/<entity>/` once, by content, and move it to
+    `processed/`; a file that cannot be read as movements goes to `rejected/` instead."""
+    outcome = InboxLanding()
+    prepare_landing(paths)
+    for entity, change_type in inbox.INBOX_ENTITIES.items():
+        for path in inbox.waiting_files(inbox_dir / entity):
+            content_sha256 = inbox.sha256_of(path)
+            name = f"inbox_{content_sha256}"
+            if (paths.manifests / f"{name}.parquet").exists():
+                outcome.already_landed.append(inbox.move_to_processed(path))
+                continue
+            try:
+                rows = inbox.read_movements(path)
+            except inbox.InboxFileError as error:
+                outcome.rejected.append(inbox.move_to_rejected(path, str(error)))
+                continue
+            delivery = Delivery(
+                name=name,
+                entity=f"inbox_{entity}",
+                origin=f"inbox/{entity}/{path.name}",
+                expected_types=(change_type,),
+                content_sha256=content_sha256,
+            )
+            outcome.landed.append(
+                land_delivery(paths, delivery, rows, run, where_from=f" (a file of the {entity} inbox)")
+            )
+            inbox.move_to_processed(path)
+    return outcome
 
 
 def landed_snapshot_instants(folder: Path) -> list[datetime]:

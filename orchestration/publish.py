@@ -29,6 +29,8 @@ PUBLISHED_RELATIONS = (
     "stock_events",
     "at_risk_changes",
     "at_risk_history",
+    "quarantined_rows",
+    "landing_reconciliation",
 )
 MARTS_SCHEMA = "marts"
 VERSIONS_FOLDER = "versions"

@@ -104,6 +104,8 @@ def run_refresh(
         return RefreshOutcome(False, summary, result.run_id, metadata)
     sales = metadata.get("sales", {}).get("new_rows", 0)
     restocks = metadata.get("restocks", {}).get("new_rows", 0)
+    quarantined = metadata.get("quarantine", {}).get("new_rows", 0)
+    rejected = metadata.get("landing_manifests", {}).get("inbox_files_rejected", 0)
     snapshot = metadata.get("inventory_snapshots", {})
     mart = metadata.get("analyst_mart", {})
     if mart.get("published", True):
@@ -112,8 +114,9 @@ def run_refresh(
         outcome = f"not published: the mart analysts see is newer (as of {mart.get('published_as_of', '?')})"
     summary = (
         f"refresh as_of={format_instant(instant)} ok in {elapsed:.1f}s: "
-        f"landed {sales} sales, {restocks} restocks, "
-        f"snapshot {'taken' if snapshot.get('taken_now') else 'reused'} ({snapshot.get('snapshot_at', '')}); "
+        f"landed {sales} sales, {restocks} restocks, quarantined {quarantined} rows, "
+        + (f"rejected {rejected} inbox file(s) (see data/inbox/*/rejected/), " if rejected else "")
+        + f"snapshot {'taken' if snapshot.get('taken_now') else 'reused'} ({snapshot.get('snapshot_at', '')}); "
         f"{mart.get('at_risk_products', 0)} of {mart.get('products', 0)} products at risk; "
         f"{outcome}"
     )

@@ -1,11 +1,9 @@
-"""The refresh job and what starts it: the hourly schedule and the new-source-rows sensor."""
+"""The refresh job and the hourly schedule that runs it (sensors.py starts it on new data)."""
 
 import dagster as dg
 
-from orchestration.landing import landed_high_water_mark
 from orchestration.partitions import REFRESH_PARTITIONS, partition_key_for
-from orchestration.settings import format_instant, load_settings, now
-from orchestration.sources import TransactionDatabase
+from orchestration.settings import format_instant
 
 REFRESH_JOB_NAME = "refresh"
 
@@ -47,19 +45,3 @@ def hourly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     """Every hour on the hour, refresh as of that hour: the partition of the hour just ended."""
     scheduled = context.scheduled_execution_time
     return refresh_request(scheduled, run_key=format_instant(scheduled), trigger="schedule")
-
-
-@dg.sensor(
-    job=refresh_job,
-    minimum_interval_seconds=load_settings().sensor_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-)
-def new_source_rows(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-    """Refresh as of now when the transaction database has rows newer than those landed;
-    checked every STOCKOUT_SENSOR_INTERVAL_SECONDS (300 by default). One run per newest id."""
-    settings = load_settings()
-    newest = TransactionDatabase(settings.transactions_url).max_change_id()
-    landed = max(landed_high_water_mark(settings.landing_dir / entity) for entity in ("sales", "restocks"))
-    if newest <= landed:
-        return dg.SkipReason(f"no new source rows: the newest id, {newest}, is landed")
-    return refresh_request(now(), run_key=f"source-id-{newest}", trigger="sensor")

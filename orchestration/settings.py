@@ -24,10 +24,20 @@ class Settings:
     mart_retention_hours: float
     max_at_risk_change_factor: float
     sensor_interval_seconds: int
+    future_tolerance_hours: float
+    max_event_age_hours: float
 
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
 
     @property
     def warehouse_path(self) -> Path:
@@ -63,6 +73,8 @@ def load_settings() -> Settings:
         mart_retention_hours=float(os.environ.get("STOCKOUT_MART_RETENTION_HOURS", "24")),
         max_at_risk_change_factor=float(os.environ.get("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "5")),
         sensor_interval_seconds=int(os.environ.get("STOCKOUT_SENSOR_INTERVAL_SECONDS", "300")),
+        future_tolerance_hours=float(os.environ.get("STOCKOUT_FUTURE_TOLERANCE_HOURS", "24")),
+        max_event_age_hours=float(os.environ.get("STOCKOUT_MAX_EVENT_AGE_HOURS", "48")),
     )
 
 

@@ -12,13 +12,23 @@ from orchestration.assets.transform import dbt_build_args, dbt_vars
 from orchestration.definitions import defs
 from orchestration.schedules import refresh_run_config
 
-LANDING = {"sales", "restocks", "inventory_snapshots", "products", "suppliers"}
+LANDING = {
+    "sales",
+    "restocks",
+    "quarantine",
+    "landing_manifests",
+    "inventory_snapshots",
+    "products",
+    "suppliers",
+}
 STAGING = {
     "stg_landing__sales",
     "stg_landing__restocks",
     "stg_landing__inventory_snapshots",
     "stg_landing__products",
     "stg_landing__suppliers",
+    "stg_landing__quarantined_rows",
+    "stg_landing__landing_manifests",
 }
 INTERMEDIATE = {
     "int_inventory_movements",
@@ -41,6 +51,8 @@ PUBLISHED = {
     "stock_events",
     "at_risk_changes",
     "at_risk_history",
+    "quarantined_rows",
+    "landing_reconciliation",
 }
 MARTS = PUBLISHED | {"refresh_log"}
 
@@ -64,6 +76,17 @@ def test_dbt_sources_hang_off_the_landing_assets(asset_graph) -> None:
     assert asset_graph.get(dg.AssetKey("stg_landing__inventory_snapshots")).parent_keys == {
         dg.AssetKey("inventory_snapshots")
     }
+    assert asset_graph.get(dg.AssetKey("stg_landing__quarantined_rows")).parent_keys == {
+        dg.AssetKey("quarantine")
+    }
+
+
+def test_movements_land_together_after_the_catalogue(asset_graph) -> None:
+    """One read of the transaction database lands sales and restocks and quarantines the rest,
+    and judging products needs the catalogue landed first."""
+    movements = keys({"sales", "restocks", "quarantine", "landing_manifests"})
+    assert asset_graph.get(dg.AssetKey("sales")).parent_keys == {dg.AssetKey("products")}
+    assert defs.resolve_assets_def("sales").keys == movements
 
 
 def test_publish_waits_for_every_published_mart(asset_graph) -> None:
@@ -104,6 +127,8 @@ def test_refresh_job_and_hourly_schedule() -> None:
     assert schedule.cron_schedule == "0 * * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == "refresh"
+    sensor = defs.resolve_sensor_def("inbox_sensor")
+    assert sensor.job_name == "refresh"
 
 
 def test_schedule_refreshes_as_of_the_scheduled_hour() -> None:

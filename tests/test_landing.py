@@ -52,47 +52,63 @@ def add_change(transactions: Path, row: tuple) -> None:
         connection.execute("insert into inventory_change values (?, ?, ?, ?, ?, ?)", row)
 
 
-def test_sales_and_restocks_land_by_type(tmp_path: Path) -> None:
+RUN = landing.LandingRun(run_id="run-1", now=READ_AT, future_tolerance=timedelta(hours=24))
+
+
+def land_movements(source: TransactionDatabase, root: Path) -> list[landing.LandedDelivery]:
+    """Land the catalogue, then the movements, as a refresh does."""
+    paths = landing.LandingPaths(landing_dir=root / "landing", quarantine_dir=root / "quarantine")
+    landing.land_catalog(source, "products", root / "landing" / "products")
+    return landing.land_source_changes(source, paths, RUN)
+
+
+def file_contents(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_sales_and_restocks_land_by_type_from_one_read(tmp_path: Path) -> None:
     source, _, _ = make_sources(tmp_path)
-    sales = landing.land_changes(source, "sale", tmp_path / "landing" / "sales")
-    restocks = landing.land_changes(source, "restock", tmp_path / "landing" / "restocks")
-    assert sales.rows == 2 and restocks.rows == 1
-    assert sales.path.name == "changes_000000000001_000000000003.parquet"
-    table = pq.read_table(sales.path)
-    assert table.column_names == ["id", "pid", "type", "quantity", "timestamp", "customer_id"]
-    assert table.column("id").to_pylist() == [1, 3]
-    assert pq.read_table(restocks.path).column("customer_id").to_pylist() == [None]
+    (delivery,) = land_movements(source, tmp_path)
+    assert delivery.landed == {"sale": 2, "restock": 1} and delivery.quarantined_rows == 0
+    name = "changes_000000000001_000000000003.parquet"
+    sales = pq.read_table(tmp_path / "landing" / "sales" / name)
+    assert sales.column_names == ["id", "pid", "type", "quantity", "timestamp", "customer_id"]
+    assert sales.schema.field("id").type == pa.int64()
+    assert sales.column("id").to_pylist() == [1, 3]
+    assert pq.read_table(tmp_path / "landing" / "restocks" / name).column("customer_id").to_pylist() == [None]
+    manifest = pq.read_table(tmp_path / "landing" / "_manifests" / name).to_pylist()[0]
+    assert (manifest["source_rows"], manifest["landed_rows"], manifest["quarantined_rows"]) == (3, 3, 0)
 
 
 def test_rerun_lands_nothing_and_leaves_the_files_as_they_were(tmp_path: Path) -> None:
     source, _, _ = make_sources(tmp_path)
-    folder = tmp_path / "landing" / "sales"
-    first = landing.land_changes(source, "sale", folder)
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    again = landing.land_changes(source, "sale", folder)
-    assert again.path is None and again.rows == 0 and again.high_water_mark == 3
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert first.high_water_mark == 3
+    land_movements(source, tmp_path)
+    before = file_contents(tmp_path / "landing")
+    assert land_movements(source, tmp_path) == []
+    assert file_contents(tmp_path / "landing") == before
+    paths = landing.LandingPaths(tmp_path / "landing", tmp_path / "quarantine")
+    assert landing.landed_high_water_mark(paths) == 3
 
 
 def test_late_event_lands_in_the_next_file(tmp_path: Path) -> None:
     source, _, transactions = make_sources(tmp_path)
-    folder = tmp_path / "landing" / "sales"
-    landing.land_changes(source, "sale", folder)
+    land_movements(source, tmp_path)
     add_change(transactions, (4, 2, "sale", 3, 900, 9))  # new id, timestamp before all others
-    late = landing.land_changes(source, "sale", folder)
-    assert late.path.name == "changes_000000000004_000000000004.parquet"
-    assert pq.read_table(late.path).column("timestamp").to_pylist() == [900]
+    (late,) = land_movements(source, tmp_path)
+    assert late.delivery == "changes_000000000004_000000000004"
+    late_sales = pq.read_table(tmp_path / "landing" / "sales" / "changes_000000000004_000000000004.parquet")
+    assert late_sales.column("timestamp").to_pylist() == [900]
 
 
-def test_an_empty_range_still_records_progress(tmp_path: Path) -> None:
+def test_every_delivery_writes_every_file_even_when_empty(tmp_path: Path) -> None:
     source, _, transactions = make_sources(tmp_path)
-    folder = tmp_path / "landing" / "restocks"
-    landing.land_changes(source, "restock", folder)
+    land_movements(source, tmp_path)
     add_change(transactions, (4, 2, "sale", 3, 1300, 9))  # nothing new for restocks
-    landed = landing.land_changes(source, "restock", folder)
-    assert landed.rows == 0 and landed.high_water_mark == 4
-    assert landing.landed_high_water_mark(folder) == 4
+    (landed,) = land_movements(source, tmp_path)
+    assert landed.landed == {"sale": 1, "restock": 0}
+    name = "changes_000000000004_000000000004.parquet"
+    assert pq.read_table(tmp_path / "landing" / "restocks" / name).num_rows == 0
+    assert pq.read_table(tmp_path / "quarantine" / "inventory_change" / name).num_rows == 0
 
 
 def test_a_crash_mid_write_leaves_no_visible_file(tmp_path: Path) -> None:
@@ -113,8 +129,46 @@ def test_leftovers_of_a_killed_run_are_removed(tmp_path: Path) -> None:
     folder = tmp_path / "landing" / "sales"
     folder.mkdir(parents=True)
     (folder / ".changes_000000000001_000000000003.parquet.123.inprogress").write_bytes(b"partial")
-    landing.land_changes(source, "sale", folder)
+    land_movements(source, tmp_path)
     assert [p.name for p in folder.iterdir()] == ["changes_000000000001_000000000003.parquet"]
+
+
+def test_a_run_killed_between_files_is_completed_with_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _, transactions = make_sources(tmp_path)
+    clean_root = tmp_path / "clean"
+    clean_root.mkdir()
+    clean, _, _ = make_sources(clean_root)
+    land_movements(clean, clean_root)
+
+    written = landing.write_parquet_atomically
+
+    def dies_after_the_sales_file(batches, schema, path):
+        rows = written(batches, schema, path)
+        if path.parent.name == "sales":
+            raise RuntimeError("killed after the sales file")
+        return rows
+
+    monkeypatch.setattr(landing, "write_parquet_atomically", dies_after_the_sales_file)
+    with pytest.raises(RuntimeError):
+        land_movements(source, tmp_path)
+    monkeypatch.setattr(landing, "write_parquet_atomically", written)
+    first = "changes_000000000001_000000000003.parquet"
+    assert (tmp_path / "landing" / "sales" / first).exists()
+    assert not (tmp_path / "landing" / "restocks" / first).exists()
+    assert not (tmp_path / "landing" / "_manifests" / first).exists()
+    add_change(transactions, (4, 2, "sale", 3, 1300, 9))  # arrives before the re-run
+    deliveries = land_movements(source, tmp_path)
+    assert [d.delivery for d in deliveries] == [
+        "changes_000000000001_000000000003",  # completed from the pending file
+        "changes_000000000004_000000000004",
+    ]
+    for folder in ("landing/sales", "landing/restocks", "landing/_manifests", "quarantine/inventory_change"):
+        assert pq.read_table(tmp_path / folder / first).equals(pq.read_table(clean_root / folder / first)), (
+            folder
+        )
+    assert list((tmp_path / "landing" / "_pending").iterdir()) == []
 
 
 def test_snapshot_is_stamped_with_the_read_instant_and_taken_daily(tmp_path: Path) -> None:
@@ -152,8 +206,9 @@ def test_a_source_missing_a_column_names_table_and_column(tmp_path: Path) -> Non
             "create table inventory_change(id integer primary key, pid integer, type text, timestamp integer)"
         )
     source = TransactionDatabase(f"sqlite:///{transactions}")
+    paths = landing.LandingPaths(tmp_path / "landing", tmp_path / "quarantine")
     with pytest.raises(SourceError, match=r"inventory_change.*quantity, customer_id"):
-        landing.land_changes(source, "sale", tmp_path / "landing" / "sales")
+        landing.land_source_changes(source, paths, RUN)
 
 
 def test_a_missing_source_file_says_what_to_do(tmp_path: Path) -> None:
@@ -170,5 +225,5 @@ def test_unsupported_url_scheme_is_refused_clearly() -> None:
 
 def test_landing_reports_the_newest_event_time(tmp_path: Path) -> None:
     source, _, _ = make_sources(tmp_path)
-    landed = landing.land_changes(source, "sale", tmp_path / "landing" / "sales")
+    (landed,) = land_movements(source, tmp_path)
     assert landed.newest_event_at == datetime.fromtimestamp(1200, timezone.utc)

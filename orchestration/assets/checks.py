@@ -1,5 +1,7 @@
 """Blocking asset checks: a failure keeps the analyst mart as it was."""
 
+from datetime import timedelta
+
 import dagster as dg
 
 from orchestration import checks
@@ -14,7 +16,8 @@ from orchestration.settings import load_settings
     description=(
         "Great Expectations suite (schema, types, nulls, uniqueness, ranges, statuses), ranks 1..n, "
         "the refresh instant on every row, agreement with days_to_stockout, and the at-risk count "
-        "against the last published refresh (STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR, 5x by default)."
+        "against the last published refresh (STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR, 5x by default), and the "
+        "newest landed event no older than STOCKOUT_MAX_EVENT_AGE_HOURS (48 by default) at the refresh instant."
     ),
 )
 def at_risk_table_is_publishable(
@@ -27,6 +30,7 @@ def at_risk_table_is_publishable(
         as_of=refresh.resolve_as_of(context.op_execution_context),
         max_change_factor=settings.max_at_risk_change_factor,
         accept_anomalies=refresh.accept_anomalies,
+        max_event_age=timedelta(hours=settings.max_event_age_hours),
     )
     for failure in outcome.failures:
         context.log.error(failure)
