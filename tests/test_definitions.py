@@ -10,6 +10,7 @@ import pytest
 
 from orchestration.assets.transform import dbt_build_args, dbt_vars
 from orchestration.definitions import defs
+from orchestration.partitions import hourly_instants, partition_end, partition_key_for
 from orchestration.schedules import refresh_run_config
 
 LANDING = {
@@ -127,16 +128,32 @@ def test_refresh_job_and_hourly_schedule() -> None:
     assert schedule.cron_schedule == "0 * * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == "refresh"
-    sensor = defs.resolve_sensor_def("inbox_sensor")
-    assert sensor.job_name == "refresh"
+    for name in ("inbox_sensor", "new_source_rows"):
+        assert defs.resolve_sensor_def(name).job_name == "refresh"
 
 
 def test_schedule_refreshes_as_of_the_scheduled_hour() -> None:
     schedule = defs.resolve_schedule_def("hourly_refresh")
     instant = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
-    with dg.build_schedule_context(scheduled_execution_time=instant) as context:
+    with dg.build_schedule_context(
+        scheduled_execution_time=instant, repository_def=defs.get_repository_def()
+    ) as context:
         request = schedule.evaluate_tick(context).run_requests[0]
     assert request.run_config == {"resources": {"refresh": {"config": {"as_of": "2026-11-21T09:00:00Z"}}}}
+    # the partition of the hour just ended, whose end is the scheduled instant
+    assert request.partition_key == "2026-11-21-08:00"
+
+
+def test_partitions_map_instants_to_the_hour_that_holds_them() -> None:
+    on_the_hour = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    assert partition_key_for(on_the_hour) == "2026-11-21-11:00"
+    assert partition_end("2026-11-21-11:00") == on_the_hour
+    assert partition_key_for(datetime(2026, 11, 21, 12, 0, 1, tzinfo=timezone.utc)) == "2026-11-21-12:00"
+    assert partition_key_for(datetime(2026, 11, 21, 12, 59, 59, tzinfo=timezone.utc)) == "2026-11-21-12:00"
+    assert hourly_instants(
+        datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc), datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    ) == [datetime(2026, 11, 21, h, 0, tzinfo=timezone.utc) for h in (10, 11, 12)]
+    assert hourly_instants(on_the_hour, on_the_hour) == [on_the_hour]
 
 
 def test_dbt_arguments_are_built_from_the_refresh() -> None:
@@ -145,6 +162,8 @@ def test_dbt_arguments_are_built_from_the_refresh() -> None:
     args = dbt_build_args(as_of, {"horizon_days": 14})
     assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
     assert json.loads(args[4]) == {"as_of": "2026-11-21T09:30:00Z", "horizon_days": 14}
+    assert "--full-refresh" not in args
+    assert "--full-refresh" in dbt_build_args(as_of, {}, full_refresh=True)
 
 
 def test_run_config_leaves_unset_settings_to_dbt() -> None:

@@ -162,7 +162,9 @@ def test_the_sensor_asks_for_one_refresh_per_drop(data_dir: Path) -> None:
         result = inbox_sensor(dg.build_sensor_context(instance=instance))
         (request,) = result.run_requests
         assert request.job_name in (None, "refresh")
-        assert request.run_config == {"resources": {"refresh": {"config": {}}}}
+        # a refresh as of now, in the partition holding now
+        assert request.run_config == {"resources": {"refresh": {"config": {"as_of": SIM_END_ISO}}}}
+        assert request.partition_key == "2026-11-21-11:00"
         again = inbox_sensor(dg.build_sensor_context(instance=instance)).run_requests[0]
         assert again.run_key == request.run_key  # the same files: Dagster starts no second run
 
