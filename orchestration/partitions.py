@@ -53,8 +53,8 @@ def hourly_instants(first: datetime, last: datetime) -> list[datetime]:
 
 
 @contextlib.contextmanager
-def partitions_known_now() -> Iterator[None]:
-    """Partitions as of "now" (STOCKOUT_NOW when set), not only the wall clock: a replay of a
-    shop's history may run at instants the wall clock has not reached."""
-    with dg.partition_loading_context(effective_dt=max(now(), datetime.now(timezone.utc))):
+def partitions_known_at(as_of: datetime) -> Iterator[None]:
+    """Partitions up to `as_of` and "now" (STOCKOUT_NOW when set), not only up to the wall
+    clock: a replay of a shop's history may run at instants the wall clock has not reached."""
+    with dg.partition_loading_context(effective_dt=max(as_of, now(), datetime.now(timezone.utc))):
         yield

@@ -14,7 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.partitions import partition_key_for, partitions_known_now
+from orchestration.partitions import partition_key_for, partitions_known_at
 from orchestration.schedules import REFRESH_JOB_NAME, refresh_run_config
 from orchestration.settings import format_instant, load_settings, now, parse_instant
 
@@ -72,7 +72,7 @@ def run_refresh(
 
         job = defs.resolve_job_def(REFRESH_JOB_NAME)
         instance = stack.enter_context(dg.DagsterInstance.get())
-        stack.enter_context(partitions_known_now())
+        stack.enter_context(partitions_known_at(instant))
         result = job.execute_in_process(
             run_config=refresh_run_config(
                 format_instant(instant),

@@ -11,17 +11,19 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.landing import SNAPSHOT_SCHEMA
+from orchestration.landing import MANIFEST_SCHEMA, QUARANTINE_SCHEMA, SNAPSHOT_SCHEMA
 from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.sources import INVENTORY_CHANGE_SCHEMA, PRODUCTS_SCHEMA, SUPPLIERS_SCHEMA
 
 DBT = [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
 EMPTY_LANDING = {
-    "sales": INVENTORY_CHANGE_SCHEMA,
-    "restocks": INVENTORY_CHANGE_SCHEMA,
-    "inventory_snapshots": SNAPSHOT_SCHEMA,
-    "products": PRODUCTS_SCHEMA,
-    "suppliers": SUPPLIERS_SCHEMA,
+    "landing/sales": INVENTORY_CHANGE_SCHEMA,
+    "landing/restocks": INVENTORY_CHANGE_SCHEMA,
+    "landing/inventory_snapshots": SNAPSHOT_SCHEMA,
+    "landing/products": PRODUCTS_SCHEMA,
+    "landing/suppliers": SUPPLIERS_SCHEMA,
+    "landing/_manifests": MANIFEST_SCHEMA,
+    "quarantine/inventory_change": QUARANTINE_SCHEMA,
 }
 
 
@@ -48,11 +50,9 @@ def dbt(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 def test_every_dbt_unit_test_passes(tmp_path: Path) -> None:
     # Unit tests read their inputs' columns from the database: build every model empty first.
-    for entity, schema in EMPTY_LANDING.items():
-        (tmp_path / "landing" / entity).mkdir(parents=True)
-        pq.write_table(
-            pa.Table.from_batches([], schema=schema), tmp_path / "landing" / entity / "empty.parquet"
-        )
+    for folder, schema in EMPTY_LANDING.items():
+        (tmp_path / folder).mkdir(parents=True)
+        pq.write_table(pa.Table.from_batches([], schema=schema), tmp_path / folder / "empty.parquet")
     (tmp_path / "warehouse").mkdir()
     built = dbt("run", "--empty", data_dir=tmp_path)
     assert built.returncode == 0, built.stdout[-3000:]

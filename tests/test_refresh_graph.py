@@ -7,17 +7,25 @@ import duckdb
 import pytest
 
 from orchestration.definitions import defs
+from orchestration.partitions import partition_key_for
 from orchestration.schedules import refresh_run_config
-from orchestration.settings import load_settings
+from orchestration.settings import load_settings, parse_instant
 
 AS_OF = "2026-11-21T12:00:00Z"
 
 
 def run_refresh_job(
-    instance: dg.DagsterInstance, as_of: str = AS_OF, **settings: float
+    instance: dg.DagsterInstance,
+    as_of: str | None = AS_OF,
+    partition_key: str | None = None,
+    **settings: float,
 ) -> dg.ExecuteInProcessResult:
+    """The refresh job as of `as_of`, in its partition (or in `partition_key`, as of its end)."""
     return defs.resolve_job_def("refresh").execute_in_process(
-        run_config=refresh_run_config(as_of, **settings), instance=instance, raise_on_error=False
+        run_config=refresh_run_config(as_of, **settings),
+        instance=instance,
+        partition_key=partition_key or partition_key_for(parse_instant(as_of)),
+        raise_on_error=False,
     )
 
 
@@ -163,3 +171,14 @@ def test_a_failing_blocking_check_publishes_nothing(
     assert {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()} == before
     # The operator looked, and it is real.
     assert run_refresh_job(instance, horizon_days=28, accept_anomalies=True).success
+
+
+def test_a_partition_without_an_instant_is_as_of_the_end_of_its_hour(instance: dg.DagsterInstance) -> None:
+    # what the UI's launchpad and its back-fills run: a partition key, no run config
+    result = run_refresh_job(instance, as_of=None, partition_key="2026-11-21-11:00")
+    assert result.success
+    with duckdb.connect(str(load_settings().mart_database), read_only=True) as mart:
+        (as_of,) = mart.execute(
+            "select distinct strftime(as_of, '%Y-%m-%dT%H:%M:%SZ') from days_to_stockout"
+        ).fetchone()
+    assert as_of == AS_OF
