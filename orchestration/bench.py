@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,7 @@ class BenchResult:
     new_hour_events: int
     history_events: int
     generate_s: float
+    hourly_refresh_breakdown: dict[str, dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,29 @@ def stockout_refresh(folders: BenchFolders, data_dir: Path, now: datetime, *extr
     return run_measured(command, refresh_environment(folders, data_dir, now))
 
 
+_STEP_FINISHED = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.hms ]+)\.')
+_DURATION_PART = re.compile(r"([0-9.]+)(ms|h|m|s)")
+_SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def refresh_breakdown(data_dir: Path, as_of: datetime, top: int = 6) -> dict[str, dict[str, float]]:
+    """Where a refresh's time went: seconds per Dagster step (from its log in data/logs/)
+    and the slowest dbt nodes (from data/dbt_target/run_results.json)."""
+    steps: dict[str, float] = {}
+    log = data_dir / "logs" / f"refresh_{as_of.strftime('%Y%m%dT%H%M%SZ')}.log"
+    if log.exists():
+        for step, duration in _STEP_FINISHED.findall(log.read_text(errors="replace")):
+            parts = _DURATION_PART.findall(duration)
+            steps[step] = round(sum(float(value) * _SECONDS_PER_UNIT[unit] for value, unit in parts), 3)
+    models: dict[str, float] = {}
+    run_results = data_dir / "dbt_target" / "run_results.json"
+    if run_results.exists():
+        results = json.loads(run_results.read_text())["results"]
+        for node in sorted(results, key=lambda node: -node["execution_time"])[:top]:
+            models[node["unique_id"].split(".", 2)[-1]] = round(node["execution_time"], 3)
+    return {"dagster_steps_s": steps, "slowest_dbt_nodes_s": models}
+
+
 # --------------------------------------------------------------------------- engine floor
 
 
@@ -310,6 +335,9 @@ def run_bench(
     log(f"measured hourly refresh of {folders.full.name} at {format_instant(hour_end)}")
     hourly = stockout_refresh(folders, folders.full, hour_end)
     log(f"  {hourly.seconds:.1f}s, peak RSS {hourly.peak_rss_mb:.0f} MB: {hourly.output.strip()}")
+    breakdown = refresh_breakdown(folders.full, hour_end)
+    for part, seconds in breakdown.items():
+        log(f"  {part}: " + ", ".join(f"{name} {value:.1f}" for name, value in seconds.items()))
     log(f"measured hourly refresh of {folders.week.name} at {format_instant(hour_end)}")
     hourly_week = stockout_refresh(folders, folders.week, hour_end)
     log(f"  {hourly_week.seconds:.1f}s")
@@ -332,6 +360,7 @@ def run_bench(
         new_hour_events=len(new_hour.id),
         history_events=history.events,
         generate_s=round(generate_s, 1),
+        hourly_refresh_breakdown=breakdown,
     )
 
 
