@@ -1,6 +1,7 @@
 # Two commands set everything up on a machine with only Python 3.11, make and git:
 #   make demo   simulate a Tier I shop, refresh, print the at-risk table
 #   make test   run the whole test suite
+#   make bench  measure the DESIGN.md §6 targets at a moderate scale (README: Benchmark)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # uv is used when installed; otherwise it is bootstrapped into .tools/ from the package index.
@@ -10,7 +11,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
-.PHONY: install demo test ui clean
+.PHONY: install demo test bench ui clean
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -28,6 +29,16 @@ demo: install
 
 test: install
 	$(RUN) pytest
+
+# The benchmark tier is BENCH_PRODUCTS=10000000 BENCH_SALES_PER_DAY=5000000 BENCH_HISTORY_DAYS=90.
+BENCH_PRODUCTS ?= 1000000
+BENCH_SALES_PER_DAY ?= 500000
+BENCH_HISTORY_DAYS ?= 28
+BENCH_JSON ?= data/bench/bench.json
+
+bench: install
+	$(RUN) stockout bench --products $(BENCH_PRODUCTS) --sales-per-day $(BENCH_SALES_PER_DAY) \
+		--history-days $(BENCH_HISTORY_DAYS) --json $(BENCH_JSON)
 
 ui: install
 	$(RUN) stockout ui

@@ -229,6 +229,51 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from orchestration.bench import (
+        BenchParameters,
+        format_table,
+        make_work_dir,
+        remove_work_dir,
+        result_document,
+        run_bench,
+        write_json,
+    )
+
+    parameters = BenchParameters(
+        products=args.products,
+        sales_per_day=args.sales_per_day,
+        history_days=args.history_days,
+        seed=args.seed,
+    )
+    work_dir = make_work_dir(Path(args.work_dir).resolve() if args.work_dir else None)
+    bars: dict[str, object] = {}
+
+    def advance(phase: str, done: int, total: int) -> None:
+        bar = bars.get(phase) or bars.setdefault(phase, _progress_bar(phase, "day"))
+        bar.total = total
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    try:
+        result = run_bench(parameters, work_dir, progress=advance, log=lambda line: print(line, flush=True))
+    finally:
+        if not args.keep:
+            remove_work_dir(work_dir)
+    document = result_document(parameters, result)
+    write_json(Path(args.json), document)
+    machine = document["machine"]
+    print(
+        f"\nstockout bench: {args.products:,} products, {args.sales_per_day:,} sales/day, "
+        f"{args.history_days} days of history (generated directly as landed files); "
+        f"{machine['cpu_count']} CPUs, {machine['memory_gb']} GB, DuckDB {machine['duckdb']}\n"
+    )
+    print(format_table(result))
+    print(f"\nresults: {args.json}" + (f"; data kept in {work_dir}" if args.keep else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stockout", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -278,6 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--verbose-summaries", action="store_true", help="print each hour's one-line summary"
     )
     backfill.set_defaults(handler=cmd_backfill)
+
+    bench = commands.add_parser(
+        "bench", help="measure the DESIGN.md section 6 performance targets at a given scale, in one run"
+    )
+    bench.add_argument("--products", type=int, default=1_000_000, help="products (default 1,000,000)")
+    bench.add_argument(
+        "--sales-per-day", type=int, default=500_000, help="sale events per day (default 500,000)"
+    )
+    bench.add_argument(
+        "--history-days", type=int, default=28, help="days of history, at least 7 (default 28)"
+    )
+    bench.add_argument("--json", required=True, help="file to write the results to")
+    bench.add_argument(
+        "--work-dir", help="new or empty folder for the generated data (default: /tmp/bench-*)"
+    )
+    bench.add_argument("--keep", action="store_true", help="keep the generated data folders afterwards")
+    bench.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    bench.set_defaults(handler=cmd_bench)
 
     at_risk = commands.add_parser("at-risk", help="print the published at-risk table")
     at_risk.add_argument("--top", type=int, default=20, help="rows to show (default 20)")

@@ -421,11 +421,10 @@ def compute_daily_movements(
     snapshots: list[tuple[int, pd.DataFrame]],
     as_of_epoch: int,
 ) -> pd.DataFrame:
-    """daily_product_movements: per UTC calendar day date(T) - 27 .. date(T) (the last one cut
-    at T), for the products whose stock changed in [first day's start, T] (a movement, or a
-    snapshot read then that found shrinkage) or with on_hand(T) <= 0. calendar_date is a
-    datetime.date; on_hand_start = on_hand(day start - 1 s), on_hand_end = on_hand(min(day end
-    - 1 s, T))."""
+    """daily_product_movements: per product and UTC calendar day date(T) - 27 .. date(T) (the
+    last one cut at T), the days its stock changed (a movement, or shrinkage a snapshot read
+    that day found) and the days it spent out of stock. calendar_date is a datetime.date;
+    on_hand_start = on_hand(day start - 1 s), on_hand_end = on_hand(min(day end - 1 s, T))."""
     T = int(as_of_epoch)
     today_start = T // DAY * DAY
     first_start = today_start - (SLICES - 1) * DAY
@@ -442,14 +441,18 @@ def compute_daily_movements(
             last = min(start + DAY - 1, T)
             sold = hist.sold_between(start - 1, last)
             start_stock = hist.on_hand(start - 1)
+            end_stock = hist.on_hand(last)
+            restocked = hist.restocked_between(start - 1, last)
+            if not (sold > 0 or restocked > 0 or start_stock != end_stock or start_stock <= 0):
+                continue  # unchanged and in stock all day: not listed
             rows.append(
                 {
                     "product_id": pid,
                     "calendar_date": datetime.fromtimestamp(start, tz=timezone.utc).date(),
                     "units_sold": sold,
-                    "units_restocked": hist.restocked_between(start - 1, last),
+                    "units_restocked": restocked,
                     "on_hand_start": start_stock,
-                    "on_hand_end": hist.on_hand(last),
+                    "on_hand_end": end_stock,
                     "is_in_stock": start_stock > 0 or sold > 0,
                 }
             )
