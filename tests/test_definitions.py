@@ -38,7 +38,7 @@ INTERMEDIATE = {
     "int_products_enriched",
     "int_stock_on_hand_computed",
     "int_stock_changes_sliced",
-    "int_product_day_slices_aggregated",
+    "int_product_slice_runs",
     "int_product_demand_summarized",
     "int_stockout_probabilities_computed",
     "int_inventory_snapshots_reconciled",

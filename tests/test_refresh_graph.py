@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from orchestration.definitions import defs
-from orchestration.partitions import partition_key_for
+from orchestration.partitions import partition_end, partition_key_for, partitions_known_at
 from orchestration.schedules import refresh_run_config
 from orchestration.settings import load_settings, parse_instant
 
@@ -21,12 +21,14 @@ def run_refresh_job(
     **settings: float,
 ) -> dg.ExecuteInProcessResult:
     """The refresh job as of `as_of`, in its partition (or in `partition_key`, as of its end)."""
-    return defs.resolve_job_def("refresh").execute_in_process(
-        run_config=refresh_run_config(as_of, **settings),
-        instance=instance,
-        partition_key=partition_key or partition_key_for(parse_instant(as_of)),
-        raise_on_error=False,
-    )
+    instant = parse_instant(as_of) if as_of else partition_end(partition_key)
+    with partitions_known_at(instant):
+        return defs.resolve_job_def("refresh").execute_in_process(
+            run_config=refresh_run_config(as_of, **settings),
+            instance=instance,
+            partition_key=partition_key or partition_key_for(instant),
+            raise_on_error=False,
+        )
 
 
 @pytest.fixture

@@ -7,30 +7,47 @@
     {{ exceptions.raise_compiler_error("dbt var smoothing_factor must be in (0, 1], got " ~ alpha) }}
 {% endif %}
 
-with slices as (
-    select * from {{ ref('int_product_day_slices_aggregated') }}
+{% set decay = 1 - alpha %}
+
+with runs as (
+    select * from {{ ref('int_product_slice_runs') }}
 ),
 
 summed as (
     select
         product_id,
-        cast(sum(case when slice_index < 7 then units_sold else 0 end) as bigint) as units_sold_7d,
-        cast(sum(case when slice_index < 7 then units_restocked else 0 end) as bigint) as units_restocked_7d,
+        cast(sum(case when first_slice_index < 7 then units_sold else 0 end) as bigint) as units_sold_7d,
+        cast(sum(case when first_slice_index < 7 then units_restocked else 0 end) as bigint) as units_restocked_7d,
         cast(sum(units_sold) as bigint) as units_sold_28d,
         cast(sum(units_restocked) as bigint) as units_restocked_28d,
-        cast(sum(case when slice_index < 7 and is_in_stock then 1 else 0 end) as bigint) as in_stock_days_7d,
-        cast(sum(case when is_in_stock then 1 else 0 end) as bigint) as in_stock_days_28d,
+        -- in-stock slices of a run that fall in 0..6
+        cast(sum(case when is_in_stock then greatest(0, least(last_slice_index, 6) - first_slice_index + 1) else 0 end)
+            as bigint) as in_stock_days_7d,
+        cast(sum(case when is_in_stock then slice_count else 0 end) as bigint) as in_stock_days_28d,
         -- Exponentially weighted mean of in-stock daily sales, newest slice weighted most:
         -- weight (1 - alpha)^k for slice k (pandas' ewm(alpha, adjust=True) over the slices).
-        sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) * units_sold end)
-            / nullif(sum(case when is_in_stock then power(1 - {{ alpha }}, slice_index) end), 0)
-            as velocity_ewma,
-        cast(sum(units_sold * units_sold) as bigint) as units_sold_squares_28d,
-        avg(cast(units_sold as double)) as daily_sales_mean_28d,
-        var_samp(cast(units_sold as double)) as daily_sales_variance_28d,
-        stddev_samp(cast(units_sold as double)) as daily_sales_stddev_28d
-    from slices
+        -- Only changed slices (runs of one) sell; a run's weights sum to a geometric series.
+        sum(case when is_in_stock then power({{ decay }}, first_slice_index) * units_sold end)
+            / nullif(sum(case when is_in_stock then
+                (power({{ decay }}, first_slice_index) - power({{ decay }}, last_slice_index + 1)) / {{ alpha }}
+            end), 0) as velocity_ewma,
+        cast(sum(units_sold * units_sold) as bigint) as units_sold_squares_28d
+    from runs
     group by product_id
+),
+
+moments as (
+    -- mean and sample variance of the 28 daily sales (the unchanged slices sold 0)
+    select
+        *,
+        units_sold_28d / 28.0 as daily_sales_mean_28d,
+        (units_sold_squares_28d - units_sold_28d * units_sold_28d / 28.0) / 27.0 as daily_sales_variance_28d
+    from summed
+),
+
+with_stddev as (
+    select *, sqrt(greatest(daily_sales_variance_28d, 0)) as daily_sales_stddev_28d
+    from moments
 
     union all
 
@@ -48,7 +65,7 @@ summed as (
         0.0 as daily_sales_variance_28d,
         0.0 as daily_sales_stddev_28d
     from {{ ref('int_stock_on_hand_computed') }} as stock
-    where not exists (select 1 from slices where slices.product_id = stock.product_id)
+    where not exists (select 1 from runs where runs.product_id = stock.product_id)
 )
 
 select
@@ -80,4 +97,4 @@ select
     -- sum^2 > 27 * sum) so that a variance equal to the mean is never over-dispersed by rounding
     coalesce(28 * units_sold_squares_28d - units_sold_28d * units_sold_28d > 27 * units_sold_28d, false)
         as is_over_dispersed
-from summed
+from with_stddev
