@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
 from conftest import SIM_END_ISO, run_cli
@@ -102,3 +103,46 @@ def test_killed_refreshes_leave_a_whole_mart_and_converge(small_shop) -> None:
         assert (
             connection.execute("select * from days_to_stockout order by product_id").fetchall() == published
         )
+
+
+def _kill_when_present(process: subprocess.Popen, folder: Path, pattern: str, timeout: float = 300) -> bool:
+    """SIGKILL the refresh the moment a file or folder matching `pattern` appears in `folder`
+    (publish's hidden in-progress names); False when the refresh ended first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(folder.glob(pattern)):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError(f"nothing matching {pattern} appeared in {folder}")
+
+
+def test_a_refresh_killed_during_publish_leaves_the_old_or_the_new_mart(small_shop) -> None:
+    assert run_cli("refresh", "--as-of", "2026-11-21T09:00:00Z").returncode == 0
+    mart_dir = small_shop / "mart"
+    # first while the new version's Parquet files are written, then while the new
+    # analytics.duckdb is built, just before it is renamed over the old one
+    for folder, pattern in ((mart_dir / "versions", ".*.inprogress"), (mart_dir, ".analytics.*.inprogress")):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "refresh", "--as-of", SIM_END_ISO],
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        assert _kill_when_present(process, folder, pattern), f"the refresh finished before {pattern} was seen"
+        with duckdb.connect(str(mart_dir / "analytics.duckdb"), read_only=True) as connection:
+            (instants,) = connection.execute("select count(distinct as_of) from days_to_stockout").fetchone()
+            (as_of,) = connection.execute("select max(as_of) from days_to_stockout").fetchone()
+            (at_risk,) = connection.execute("select count(*) from at_risk_in_a_week").fetchone()
+        assert instants == 1 and str(as_of) in {"2026-11-21 09:00:00", "2026-11-21 12:00:00"}
+        assert at_risk >= 0
+    final = run_cli("refresh", "--as-of", SIM_END_ISO)
+    assert final.returncode == 0, final.stdout + final.stderr
+    with duckdb.connect(str(mart_dir / "analytics.duckdb"), read_only=True) as connection:
+        (as_of,) = connection.execute("select max(as_of) from days_to_stockout").fetchone()
+    assert str(as_of) == "2026-11-21 12:00:00"
