@@ -27,10 +27,14 @@ summed as (
         -- Exponentially weighted mean of in-stock daily sales, newest slice weighted most:
         -- weight (1 - alpha)^k for slice k (pandas' ewm(alpha, adjust=True) over the slices).
         -- Only changed slices (runs of one) sell; a run's weights sum to a geometric series.
-        sum(case when is_in_stock then power({{ decay }}, first_slice_index) * units_sold end)
-            / nullif(sum(case when is_in_stock then
-                (power({{ decay }}, first_slice_index) - power({{ decay }}, last_slice_index + 1)) / {{ alpha }}
-            end), 0) as velocity_ewma,
+        -- Summed as decimals: exact, so the result does not depend on the order the rows
+        -- are added in (a re-run gives the same value to the last bit).
+        cast(sum(case when is_in_stock then
+                cast(power({{ decay }}, first_slice_index) * units_sold as decimal(38, 18)) end) as double)
+            / nullif(cast(sum(case when is_in_stock then
+                cast((power({{ decay }}, first_slice_index) - power({{ decay }}, last_slice_index + 1)) / {{ alpha }}
+                    as decimal(38, 18))
+            end) as double), 0) as velocity_ewma,
         cast(sum(units_sold * units_sold) as bigint) as units_sold_squares_28d
     from runs
     group by product_id

@@ -61,7 +61,8 @@ terms as (
 cumulative as (
     select
         product_id,
-        sum(
+        -- decimal terms: an exact sum, the same whatever order the terms are added in
+        cast(sum(cast(
             case pmf_family
                 when 'poisson' then
                     exp(-expected_demand + k * ln(expected_demand) - {{ log_gamma('k + 1') }})
@@ -69,7 +70,7 @@ cumulative as (
                     exp({{ log_gamma('k + nb_r') }} - {{ log_gamma('nb_r') }} - {{ log_gamma('k + 1') }}
                         + nb_r * ln(nb_p) + k * ln(1 - nb_p))
             end
-        ) as probability_below
+        as decimal(38, 18))) as double) as probability_below
     from terms
     group by product_id
 )
