@@ -147,10 +147,6 @@ def _stream(
             raise SourceError(f"reading table {table!r} from {describe(url)} failed: {error}") from None
 
 
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 class TransactionDatabase:
     """The transaction service database: `inventory_change`, `products`, `suppliers`."""
 
@@ -167,22 +163,6 @@ class TransactionDatabase:
                 cursor.execute("SELECT max(id) FROM inventory_change")
                 (value,) = cursor.fetchone()
         return int(value or 0)
-
-    def read_changes(
-        self, after_id: int, up_to_id: int, change_type: str, batch_rows: int = BATCH_ROWS
-    ) -> Iterator[pa.RecordBatch]:
-        """Rows of `inventory_change` with after_id < id <= up_to_id of one type, by id."""
-        # Literals rather than parameters: the placeholder syntax differs between the drivers.
-        query = (
-            f"SELECT {_select_list(INVENTORY_CHANGE_SCHEMA)} FROM inventory_change "
-            f"WHERE id > {int(after_id)} AND id <= {int(up_to_id)} AND type = {_sql_string(change_type)} "
-            "ORDER BY id"
-        )
-        with closing(self._connect()) as connection:
-            _check_columns(connection, "inventory_change", INVENTORY_CHANGE_SCHEMA, self.url)
-            yield from _stream(
-                connection, query, INVENTORY_CHANGE_SCHEMA, "inventory_change", self.url, batch_rows
-            )
 
     def read_changes_as_text(
         self, after_id: int, up_to_id: int, batch_rows: int = BATCH_ROWS
