@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.checks import at_risk_table_is_publishable
 from orchestration.assets.landing import LANDING_ASSETS
 from orchestration.assets.publish import analyst_mart
-from orchestration.assets.transform import build_dbt_assets, load_dbt_project
+from orchestration.assets.transform import StockoutDbtCliResource, build_dbt_assets, load_dbt_project
 from orchestration.resources import RefreshConfig
 from orchestration.schedules import hourly_refresh, refresh_job
 from orchestration.sensors import inbox_sensor, new_source_rows
@@ -24,7 +23,7 @@ def build_definitions() -> dg.Definitions:
         schedules=[hourly_refresh],
         sensors=[new_source_rows, inbox_sensor],
         resources={
-            "dbt": DbtCliResource(project_dir=dbt_project),
+            "dbt": StockoutDbtCliResource(project_dir=dbt_project),
             "refresh": RefreshConfig(),
             "warehouse_lock": WarehouseLock(),
         },

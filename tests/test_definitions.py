@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import pytest
 
-from orchestration.assets.transform import dbt_build_args, dbt_vars
+from orchestration.assets.transform import dbt_build_args, dbt_env
 from orchestration.definitions import defs
 from orchestration.partitions import hourly_instants, partition_end, partition_key_for
 from orchestration.schedules import refresh_run_config
@@ -158,12 +158,14 @@ def test_partitions_map_instants_to_the_hour_that_holds_them() -> None:
 
 def test_dbt_arguments_are_built_from_the_refresh() -> None:
     as_of = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
-    assert dbt_vars(as_of, {}) == {"as_of": "2026-11-21T09:30:00Z"}
-    args = dbt_build_args(as_of, {"horizon_days": 14})
+    # T goes in the environment, so that dbt's partial parse survives a new T every hour.
+    assert dbt_env(as_of) == {"STOCKOUT_AS_OF": "2026-11-21T09:30:00Z"}
+    assert dbt_build_args({}) == ["build", "--exclude-resource-type", "unit_test"]
+    args = dbt_build_args({"horizon_days": 14})
     assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
-    assert json.loads(args[4]) == {"as_of": "2026-11-21T09:30:00Z", "horizon_days": 14}
+    assert json.loads(args[4]) == {"horizon_days": 14}
     assert "--full-refresh" not in args
-    assert "--full-refresh" in dbt_build_args(as_of, {}, full_refresh=True)
+    assert "--full-refresh" in dbt_build_args({}, full_refresh=True)
 
 
 def test_run_config_leaves_unset_settings_to_dbt() -> None:
