@@ -20,6 +20,12 @@ A run that dies anywhere is completed by the next from the pending file, so ever
 lands exactly once with the same files. The manifests are the ledger: the highest source id
 landed is the end of the newest `changes_<from>_<to>` manifest, and an inbox file is known by
 the sha256 of its content in `inbox_<sha256>`.
+
+An id below the high-water mark can still appear in the source: PostgreSQL hands out ids
+when a transaction inserts, not when it commits, so id 101 may be visible while 100 is in
+flight and the range up to 101 lands without it. Each landing therefore re-reads the last
+ids below the mark (`STOCKOUT_LATE_COMMIT_LOOKBACK_IDS`) and lands those that no landed or
+quarantined file holds, as a delivery `changes_<lowest>_<highest>_late`.
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ from orchestration.sources import (
     TransactionDatabase,
 )
 
-CHANGE_FILE = re.compile(r"^changes_(\d{12})_(\d{12})\.parquet$")
+# A source delivery of the ids <from>..<to>; `_late`: ids in that range that committed after
+# the range was landed.
+CHANGE_FILE = re.compile(r"^changes_(\d{12})_(\d{12})(_late)?\.parquet$")
 SNAPSHOT_FILE = re.compile(r"^snapshot_(\d{8}T\d{6}Z)\.parquet$")
 SNAPSHOT_STAMP = "%Y%m%dT%H%M%SZ"
 INPROGRESS_SUFFIX = ".inprogress"
@@ -226,18 +234,17 @@ def known_product_ids(paths: LandingPaths) -> pa.Array:
     return pq.read_table(paths.products, columns=["id"])["id"].combine_chunks()
 
 
-def landed_ids_among(paths: LandingPaths, ids: pa.Array) -> pa.Array:
-    """Which of `ids` are in a landed sales or restocks file already.
-
-    Source files cover the id range in their names, so only those overlapping `ids` are
-    read; inbox files may hold any ids and are always read (their id column only, row
-    groups outside the range skipped by Parquet statistics)."""
+def _ids_in_files(folders: list[Path], ids: pa.Array, id_column: str) -> pa.Array:
+    """Which of `ids` the Parquet files in `folders` hold. Source files cover the id range in
+    their names, so only those overlapping `ids` are read; inbox files may hold any ids and
+    are always read (their id column only, row groups outside the range skipped by Parquet
+    statistics)."""
     if len(ids) == 0:
         return pa.array([], pa.int64())
     low, high = pc.min(ids).as_py(), pc.max(ids).as_py()
     files = []
-    for kind in CHANGE_TYPES:
-        for path in sorted(paths.movements(kind).glob("*.parquet")):
+    for folder in folders:
+        for path in sorted(folder.glob("*.parquet")):
             covered = _change_range(path.name)
             if covered is None or (covered[0] <= high and covered[1] >= low):
                 files.append(str(path))
@@ -246,11 +253,24 @@ def landed_ids_among(paths: LandingPaths, ids: pa.Array) -> pa.Array:
     with duckdb.connect() as connection:
         connection.register("wanted", pa.table({"id": ids.cast(pa.int64())}))
         found = connection.sql(
-            "select distinct id from read_parquet($files) where id between $low and $high "
-            "and id in (select id from wanted)",
+            f"select distinct id from (select try_cast({id_column} as bigint) as id from read_parquet($files)) "
+            "where id between $low and $high and id in (select id from wanted)",
             params={"files": files, "low": low, "high": high},
         ).to_arrow_table()
     return found["id"].combine_chunks().cast(pa.int64())
+
+
+def landed_ids_among(paths: LandingPaths, ids: pa.Array) -> pa.Array:
+    """Which of `ids` are in a landed sales or restocks file already."""
+    return _ids_in_files([paths.movements(kind) for kind in CHANGE_TYPES], ids, "id")
+
+
+def accounted_source_ids_among(paths: LandingPaths, ids: pa.Array) -> pa.Array:
+    """Which of the source's `ids` a landed or quarantined file holds already."""
+    quarantined = paths.quarantine_dir / SOURCE_ENTITY
+    return pa.concat_arrays(
+        [landed_ids_among(paths, ids), _ids_in_files([quarantined], ids, "id").cast(pa.int64())]
+    )
 
 
 def _write_pending(paths: LandingPaths, delivery: Delivery, judged: JudgedDelivery, run: LandingRun) -> Path:
@@ -398,6 +418,32 @@ def land_source_changes(
         after_id = end_id
         if after_id >= up_to_id:
             return landed
+
+
+def land_late_commits(
+    source: TransactionDatabase, paths: LandingPaths, run: LandingRun, lookback_ids: int
+) -> LandedDelivery | None:
+    """Land the rows with ids among the last `lookback_ids` below the high-water mark that
+    no landed or quarantined file holds: they committed after their range was landed (see
+    the module's docstring). None when there are none, or when `lookback_ids` is 0."""
+    mark = landed_high_water_mark(paths)
+    if lookback_ids <= 0 or mark == 0:
+        return None
+    rows = pa.Table.from_batches(
+        list(source.read_changes_as_text(max(0, mark - lookback_ids), mark)), schema=DELIVERED_CHANGE_SCHEMA
+    )
+    accounted = accounted_source_ids_among(paths, delivered_ids(rows))
+    late = rows.filter(pc.invert(pc.is_in(pc.cast(rows["id"], pa.int64()), value_set=accounted)))
+    if late.num_rows == 0:
+        return None
+    low, high = pc.min_max(pc.cast(late["id"], pa.int64())).values()
+    delivery = Delivery(
+        name=f"changes_{low.as_py():012d}_{high.as_py():012d}_late",
+        entity=SOURCE_ENTITY,
+        origin=f"{SOURCE_ENTITY}: {late.num_rows} ids in {low}..{high} committed after their range landed",
+        expected_types=CHANGE_TYPES,
+    )
+    return land_delivery(paths, delivery, late, run)
 
 
 @dataclass

@@ -26,6 +26,7 @@ class Settings:
     sensor_interval_seconds: int
     future_tolerance_hours: float
     max_event_age_hours: float
+    late_commit_lookback_ids: int
 
     @property
     def landing_dir(self) -> Path:
@@ -75,6 +76,10 @@ def load_settings() -> Settings:
         sensor_interval_seconds=int(os.environ.get("STOCKOUT_SENSOR_INTERVAL_SECONDS", "300")),
         future_tolerance_hours=float(os.environ.get("STOCKOUT_FUTURE_TOLERANCE_HOURS", "24")),
         max_event_age_hours=float(os.environ.get("STOCKOUT_MAX_EVENT_AGE_HOURS", "48")),
+        # Ids below the high-water mark each landing re-reads for rows that committed late:
+        # more than the source writes during its slowest transaction (100,000 ids are half an
+        # hour of the benchmark tier's 5 million changes a day).
+        late_commit_lookback_ids=int(os.environ.get("STOCKOUT_LATE_COMMIT_LOOKBACK_IDS", "100000")),
     )
 
 

@@ -100,6 +100,44 @@ def test_late_event_lands_in_the_next_file(tmp_path: Path) -> None:
     assert late_sales.column("timestamp").to_pylist() == [900]
 
 
+def test_an_id_that_commits_below_the_high_water_mark_lands_once(tmp_path: Path) -> None:
+    # PostgreSQL: ids 4 and 6 were handed out before 5 and 7, but committed after the range
+    # up to 7 had landed. Id 8 is quarantined (unknown product) and stays accounted for.
+    source, _, transactions = make_sources(tmp_path)
+    for row in [(5, 1, "sale", 1, 1300, 7), (7, 2, "restock", 5, 1400, None), (8, 99, "sale", 1, 1500, 7)]:
+        add_change(transactions, row)
+    land_movements(source, tmp_path)
+    paths = landing.LandingPaths(tmp_path / "landing", tmp_path / "quarantine")
+    assert landing.landed_high_water_mark(paths) == 8
+    assert landing.land_late_commits(source, paths, RUN, lookback_ids=100) is None
+    add_change(transactions, (4, 2, "sale", 3, 1250, 9))
+    add_change(transactions, (6, 1, "restock", 2, 1350, None))
+
+    late = landing.land_late_commits(source, paths, RUN, lookback_ids=100)
+    assert late is not None and late.delivery == "changes_000000000004_000000000006_late"
+    assert late.landed == {"sale": 1, "restock": 1} and late.source_rows == 2
+    assert pq.read_table(tmp_path / "landing" / "sales" / f"{late.delivery}.parquet")["id"].to_pylist() == [4]
+    # landed once: the next landing finds nothing, and the mark is unchanged
+    before = file_contents(tmp_path / "landing")
+    assert landing.land_late_commits(source, paths, RUN, lookback_ids=100) is None
+    assert land_movements(source, tmp_path) == []
+    assert file_contents(tmp_path / "landing") == before
+    assert landing.landed_high_water_mark(paths) == 8
+
+
+def test_late_commits_are_looked_for_only_within_the_lookback(tmp_path: Path) -> None:
+    source, _, transactions = make_sources(tmp_path)
+    for row in [(5, 1, "sale", 1, 1300, 7), (9, 1, "sale", 1, 1400, 7)]:
+        add_change(transactions, row)
+    land_movements(source, tmp_path)
+    add_change(transactions, (4, 2, "sale", 3, 1250, 9))
+    paths = landing.LandingPaths(tmp_path / "landing", tmp_path / "quarantine")
+    assert landing.land_late_commits(source, paths, RUN, lookback_ids=5) is None  # ids 5..9
+    assert landing.land_late_commits(source, paths, RUN, lookback_ids=0) is None  # switched off
+    late = landing.land_late_commits(source, paths, RUN, lookback_ids=6)  # ids 4..9
+    assert late is not None and late.landed == {"sale": 1, "restock": 0}
+
+
 def test_every_delivery_writes_every_file_even_when_empty(tmp_path: Path) -> None:
     source, _, transactions = make_sources(tmp_path)
     land_movements(source, tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import traceback
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ import redis
 from conftest import SIM_END, SIM_END_ISO, run_cli
 from servers import POSTGRES_PASSWORD, REDIS_PASSWORD, free_port, missing_server
 
-from orchestration import source_connections
+from orchestration import landing, source_connections
 from orchestration.publish import PUBLISHED_RELATIONS
 from orchestration.simulator import Shop, ShopSpec, simulate_shop
 from orchestration.source_writers import write_shop
@@ -126,6 +127,53 @@ def test_postgres_missing_table_or_column_is_named(postgres_url) -> None:
     with pytest.raises(SourceError, match=r"table 'products' is missing"):
         source.read_catalog("products")
     assert POSTGRES_PASSWORD not in str(raised.value)
+
+
+def test_a_row_committed_after_a_higher_id_landed_is_landed_by_the_next_landing(
+    postgres_url, tmp_path
+) -> None:
+    # A serial id is handed out at insert and becomes visible at commit: the transaction that
+    # got id 2 commits after the one that got id 3, and after a landing up to id 3.
+    setup = """
+        create sequence change_ids;
+        create table inventory_change(id integer primary key default nextval('change_ids'), pid integer not null,
+            type text not null, quantity integer not null, timestamp integer not null, customer_id integer);
+        create table products(id integer primary key, name text not null, sku text not null,
+            price numeric not null, supplier_id integer);
+        insert into products values (1, 'Mug', 'SKU-1', 4.5, null);
+        insert into inventory_change(pid, type, quantity, timestamp, customer_id) values (1, 'restock', 9, 1000, null);
+    """
+    insert = "insert into inventory_change(pid, type, quantity, timestamp, customer_id) values (1, 'sale', {q}, 1100, 5)"
+    with (
+        adbc_driver_postgresql.dbapi.connect(postgres_url, autocommit=True) as admin,
+        admin.cursor() as cursor,
+    ):
+        for statement in setup.split(";"):
+            if statement.strip():
+                cursor.execute(statement)
+    source = TransactionDatabase(postgres_url)
+    paths = landing.LandingPaths(tmp_path / "landing", tmp_path / "quarantine")
+    run = landing.LandingRun(run_id="run", now=SIM_END, future_tolerance=timedelta(hours=24))
+    landing.land_catalog(source, "products", tmp_path / "landing" / "products")
+
+    slow = adbc_driver_postgresql.dbapi.connect(postgres_url)  # a transaction, left open
+    with slow.cursor() as cursor:
+        cursor.execute(insert.format(q=2))  # id 2
+    with adbc_driver_postgresql.dbapi.connect(postgres_url, autocommit=True) as fast, fast.cursor() as cursor:
+        cursor.execute(insert.format(q=3))  # id 3, visible at once
+    (first,) = landing.land_source_changes(source, paths, run)
+    assert first.delivery == "changes_000000000001_000000000003" and first.source_rows == 2
+    assert landing.land_late_commits(source, paths, run, lookback_ids=100) is None
+    slow.commit()
+    slow.close()
+
+    late = landing.land_late_commits(source, paths, run, lookback_ids=100)
+    assert late is not None and late.delivery == "changes_000000000002_000000000002_late"
+    landed = duckdb.sql(
+        f"select id, quantity from read_parquet('{tmp_path}/landing/sales/*.parquet') order by id"
+    )
+    assert landed.fetchall() == [(2, 2), (3, 3)]
+    assert landing.land_late_commits(source, paths, run, lookback_ids=100) is None
 
 
 # --------------------------------------------------------------------------- Redis

@@ -135,7 +135,14 @@ def inventory_changes(
         now=now(),
         future_tolerance=timedelta(hours=settings.future_tolerance_hours),
     )
-    deliveries = landing.land_source_changes(TransactionDatabase(settings.transactions_url), paths, run)
+    transactions = TransactionDatabase(settings.transactions_url)
+    deliveries = landing.land_source_changes(transactions, paths, run)
+    late = landing.land_late_commits(transactions, paths, run, settings.late_commit_lookback_ids)
+    if late is not None:
+        context.log.warning(
+            f"landed {late.source_rows} row(s) that committed below the high-water mark: {late.origin}"
+        )
+        deliveries.append(late)
     from_inbox = landing.land_inbox(paths, settings.inbox_dir, run)
     deliveries += from_inbox.landed
     for rejected in from_inbox.rejected:
