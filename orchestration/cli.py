@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import signal
 import sys
@@ -377,8 +378,10 @@ def run() -> None:
     """The `stockout` command: `main`, then exit without the interpreter's teardown. Python
     takes about 1.2 s to finalize the modules of Dagster, dbt, pandas and Great Expectations,
     which every hourly refresh would pay for nothing: by then every file, connection and
-    log of the command is closed, and only the standard streams need flushing."""
+    log of the command is closed. The exit handlers still run (logging's flush, and
+    multiprocessing's, which removes the semaphores tqdm and dbt create)."""
     code = main()
+    atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

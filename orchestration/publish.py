@@ -5,6 +5,11 @@ warehouse. The analyst database `mart/analytics.duckdb` holds only views over on
 files; a new one is built under a hidden name and renamed over the old, so a reader opens the
 old version or the new one, never a mix, and an open connection keeps reading the version it
 opened (its files are kept for the retention period).
+
+`at_risk_history` keeps every refresh's list, so copying it whole into each version would
+make every publish cost the whole history. Instead each refresh adds one immutable file for
+its own instant to `mart/history/at_risk_history/`, and each version's view reads the files
+up to its instant.
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ PUBLISHED_RELATIONS = (
     "quarantined_rows",
     "landing_reconciliation",
 )
+# Published as one file per refresh instant under history/<relation>/ (see the docstring).
+APPENDED_RELATIONS = ("at_risk_history",)
 MARTS_SCHEMA = "marts"
 VERSIONS_FOLDER = "versions"
+HISTORY_FOLDER = "history"
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 INPROGRESS_SUFFIX = ".inprogress"
 
 
@@ -62,7 +71,7 @@ def top_at_risk_markdown(version_folder: Path, limit: int = 10) -> str:
 
 def version_name(as_of: datetime, run_id: str) -> str:
     """Sortable by refresh instant; the run id keeps two runs for the same instant apart."""
-    return f"{as_of.strftime('%Y%m%dT%H%M%SZ')}_{run_id[:8]}"
+    return f"{as_of.strftime(STAMP_FORMAT)}_{run_id[:8]}"
 
 
 def _sql_string(text: str) -> str:
@@ -85,8 +94,40 @@ def newest_event_at(warehouse: Path, as_of: datetime) -> datetime | None:
     return datetime.fromtimestamp(newest, timezone.utc) if newest is not None else None
 
 
+def _timestamp_literal(instant: datetime) -> str:
+    """A UTC instant as the warehouse stores `as_of` (timestamp without time zone)."""
+    return f"timestamp '{instant.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M:%S')}'"
+
+
+def history_folder(mart_dir: Path, relation: str) -> Path:
+    return mart_dir / HISTORY_FOLDER / relation
+
+
+def export_history(warehouse: Path, mart_dir: Path, as_of: datetime) -> dict[str, int]:
+    """Write the rows of refresh `as_of` of each appended relation to its own file in
+    history/<relation>/ (atomically; a re-run of the instant replaces the file, as it
+    replaces the rows in the warehouse). Costs one refresh's rows, whatever the history."""
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        for relation in APPENDED_RELATIONS:
+            folder = history_folder(mart_dir, relation)
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{as_of.strftime(STAMP_FORMAT)}.parquet"
+            temporary = folder / f".{target.name}{INPROGRESS_SUFFIX}"
+            rows = f"select * from {MARTS_SCHEMA}.{relation} where as_of = {_timestamp_literal(as_of)}"
+            connection.execute(
+                f"copy ({rows}) to {_sql_string(str(temporary))} (format parquet, compression zstd)"
+            )
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+            (counts[relation],) = connection.execute(f"select count(*) from ({rows})").fetchone()
+    return counts
+
+
 def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, int]:
-    """Copy the published relations out of the warehouse into a new version folder."""
+    """Copy the published relations out of the warehouse into a new version folder (the
+    appended ones go to history/ instead: export_history)."""
     versions = mart_dir / VERSIONS_FOLDER
     final = versions / version
     staging = versions / f".{version}{INPROGRESS_SUFFIX}"
@@ -95,6 +136,8 @@ def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, i
     counts: dict[str, int] = {}
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         for relation in PUBLISHED_RELATIONS:
+            if relation in APPENDED_RELATIONS:
+                continue
             target = staging / f"{relation}.parquet"
             connection.execute(
                 f"copy (select * from {MARTS_SCHEMA}.{relation}) to {_sql_string(str(target))} "
@@ -118,7 +161,7 @@ def list_versions(mart_dir: Path) -> list[str]:
 
 
 def _version_instant(version: str) -> datetime:
-    return datetime.strptime(version.split("_", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(version.split("_", 1)[0], STAMP_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def write_analyst_database(
@@ -131,6 +174,13 @@ def write_analyst_database(
     version_folder = (mart_dir / VERSIONS_FOLDER / version).resolve()
     with duckdb.connect(str(temporary)) as connection:
         for relation in PUBLISHED_RELATIONS:
+            if relation in APPENDED_RELATIONS:
+                files = _sql_string(str(history_folder(mart_dir, relation).resolve() / "*.parquet"))
+                connection.execute(
+                    f"create view {relation} as select * from read_parquet({files}) "
+                    f"where as_of <= {_timestamp_literal(_version_instant(version))}"
+                )
+                continue
             location = _sql_string(str(version_folder / f"{relation}.parquet"))
             connection.execute(f"create view {relation} as select * from read_parquet({location})")
         rows = ", ".join(
@@ -193,6 +243,7 @@ def publish(
     """Export a new version, point analytics.duckdb at it, then drop expired versions."""
     version = version_name(as_of, run_id)
     counts = export_version(warehouse, mart_dir, version)
+    counts.update(export_history(warehouse, mart_dir, as_of))
     expired = expired_versions(mart_dir, keep=version, retention=retention, current_time=current_time)
     write_analyst_database(mart_dir, version, published_at=current_time, exclude=expired)
     # Only now, with no published view pointing at them, may expired files go.

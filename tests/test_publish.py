@@ -23,6 +23,12 @@ def warehouse(tmp_path: Path) -> Path:
         connection.execute("create schema marts")
         for relation in publish.PUBLISHED_RELATIONS:
             connection.execute(f"create table marts.{relation} as select 1 as product_id, 'v1' as label")
+        # every refresh's list: a row for 12:00 and one for 13:00
+        connection.execute(
+            "create or replace table marts.at_risk_history as select * from (values "
+            "(timestamp '2026-11-21 12:00:00', 1, 'v1'), (timestamp '2026-11-21 13:00:00', 2, 'v1')) "
+            "as t(as_of, product_id, label)"
+        )
         connection.execute(
             "alter table marts.at_risk_in_a_week add column risk_rank integer default 1;"
             "alter table marts.at_risk_in_a_week add column product_name varchar default 'Mug';"
@@ -51,8 +57,9 @@ def test_publish_writes_a_version_and_views_over_it(warehouse: Path, tmp_path: P
     published = publish.publish(warehouse, mart, AS_OF, "abcdef123456", timedelta(hours=24), AS_OF)
     assert published.version == "20261121T120000Z_abcdef12"
     assert sorted(p.name for p in published.folder.iterdir()) == sorted(
-        f"{name}.parquet" for name in publish.PUBLISHED_RELATIONS
+        f"{name}.parquet" for name in publish.PUBLISHED_RELATIONS if name not in publish.APPENDED_RELATIONS
     )
+    assert [p.name for p in (mart / "history" / "at_risk_history").iterdir()] == ["20261121T120000Z.parquet"]
     assert published.row_counts == {name: 1 for name in publish.PUBLISHED_RELATIONS}
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
         kinds = dict(
@@ -63,6 +70,39 @@ def test_publish_writes_a_version_and_views_over_it(warehouse: Path, tmp_path: P
     assert set(kinds.values()) == {"VIEW"}  # views only: the data lives in the versioned Parquet
     assert versions == [("20261121T120000Z_abcdef12", True)]
     assert not [p for p in mart.rglob(".*")]  # no leftovers
+
+
+def test_each_publish_adds_its_own_instant_to_the_history(warehouse: Path, tmp_path: Path) -> None:
+    # Only the refresh's own rows are written, so publishing does not grow with history; each
+    # version sees the history up to its own instant, and an open reader keeps seeing that.
+    mart = tmp_path / "mart"
+    publish.publish(warehouse, mart, AS_OF, "run00001", timedelta(hours=24), AS_OF)
+    first_file = mart / "history" / "at_risk_history" / "20261121T120000Z.parquet"
+    written = first_file.stat().st_mtime_ns
+    reader = duckdb.connect(str(mart / "analytics.duckdb"), read_only=True)
+    later = publish.publish(
+        warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24), AS_OF
+    )
+    assert later.row_counts["at_risk_history"] == 1
+    assert first_file.stat().st_mtime_ns == written
+    history = "select product_id from at_risk_history order by as_of"
+    assert reader.execute(history).fetchall() == [(1,)]
+    reader.close()
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute(history).fetchall() == [(1,), (2,)]
+
+
+def test_a_back_filled_instant_joins_the_published_history(warehouse: Path, tmp_path: Path) -> None:
+    mart = tmp_path / "mart"
+    publish.publish(warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24), AS_OF)
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute("select product_id from at_risk_history").fetchall() == [(2,)]
+    assert publish.export_history(warehouse, mart, AS_OF) == {"at_risk_history": 1}
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute("select product_id from at_risk_history order by as_of").fetchall() == [
+            (1,),
+            (2,),
+        ]
 
 
 def test_an_open_reader_keeps_its_version_across_a_publish(warehouse: Path, tmp_path: Path) -> None:

@@ -22,12 +22,13 @@ def analyst_mart(
 ) -> dg.MaterializeResult:
     """data/mart/analytics.duckdb: views over a new version of the published relations,
     swapped in atomically. Runs only when the dbt models and tests upstream succeeded. A
-    back-fill of a past instant leaves a newer published mart in place (its at-risk list
-    still goes into at_risk_history, published with the next refresh)."""
+    back-fill of a past instant leaves a newer published mart in place; its at-risk list
+    still joins the published at_risk_history."""
     settings = load_settings()
     as_of = refresh.resolve_as_of(context)
     current = publish.published_as_of(settings.mart_database)
     if refresh.is_backfill(context) and current is not None and current >= as_of:
+        publish.export_history(settings.warehouse_path, settings.mart_dir, as_of)
         context.log.info(
             f"back-fill of {format_instant(as_of)}: the published mart, as of {format_instant(current)}, is newer and stays"
         )
