@@ -38,6 +38,15 @@
     {{ return(query_column(sql)) }}
 {%- endmacro %}
 
+{#- The lowest and highest id in the given landed files, [0, -1] when there are none: bounds
+    that let DuckDB skip, by their min/max statistics, the stored rows that cannot match. -#}
+{% macro landed_id_range(files) -%}
+    {%- if not execute or not files -%}{{ return([0, -1]) }}{%- endif -%}
+    {%- set row = run_query("select coalesce(min(id), 0), coalesce(max(id), -1) from read_parquet(["
+        ~ quoted_list(files) ~ "])").rows[0] -%}
+    {{ return([row[0] | int, row[1] | int]) }}
+{%- endmacro %}
+
 {#- The load id of this run: one more than any recorded. -#}
 {% macro next_load_id() -%}
     {%- set ids = query_column("select coalesce(max(load_id), 0) + 1 from intermediate.loaded_landing_files") -%}

@@ -16,6 +16,7 @@
 {% set full_refresh = not is_incremental() %}
 {% set load_id = next_load_id() %}
 {% set new_files = unloaded_landing_files(['sales', 'restocks'], full_refresh) %}
+{% set new_ids = landed_id_range(new_files) %}
 
 with sales as (
     select
@@ -79,8 +80,11 @@ select
 from first_deliveries
 {% if not full_refresh %}
 where not exists (
+    -- only stored rows within the new ids' range can match: the others are skipped by their
+    -- row groups' statistics, so the check does not read the whole history
     select 1 from {{ this }} as loaded
     where loaded.movement_id = first_deliveries.movement_id
+      and loaded.movement_id between {{ new_ids[0] }} and {{ new_ids[1] }}
 )
 {% endif %}
 order by occurred_at_epoch, movement_id
