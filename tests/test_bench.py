@@ -17,6 +17,7 @@ MEASURES = (
     "naive_full_recompute_s",
     "history_cost_ratio",
     "peak_rss_mb",
+    "top100_query_ms",
 )
 
 
