@@ -47,6 +47,49 @@
     {{ return([row[0] | int, row[1] | int]) }}
 {%- endmacro %}
 
+{#- Of the given landed files, those that may hold an id another of them holds. Landing names
+    a source delivery after the id range it read, changes_<from>_<to> (the sales and the
+    restocks file of a delivery share the name), and never lands an id twice: it quarantines
+    an id it landed before. So two such deliveries share no id unless their ranges overlap.
+    Other files (inbox files, `_late` deliveries, files put into landing/ by other means) may
+    hold any id: they, and the deliveries whose range their ids reach, are the files worth
+    searching for repeated ids, which keeps that search away from the bulk of the history. -#}
+{% macro files_that_may_repeat_ids(files) -%}
+    {%- if not execute or not files -%}{{ return([]) }}{%- endif -%}
+    {%- set delivery_name = modules.re.compile('^changes_([0-9]{12})_([0-9]{12})[.]parquet$') -%}
+    {%- set ranges = {} -%}
+    {%- set others = [] -%}
+    {%- for file in files -%}
+        {%- set match = delivery_name.match(file.split('/')[-1]) -%}
+        {%- if match -%}
+            {%- do ranges.setdefault((match.group(1) | int, match.group(2) | int), []).append(file) -%}
+        {%- else -%}
+            {%- do others.append(file) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set spans = [] -%}
+    {%- if others -%}
+        {%- set sql = "select min(id), max(id) from read_parquet([" ~ quoted_list(others)
+            ~ "], filename = true) group by filename" -%}
+        {%- for row in run_query(sql).rows if row[0] is not none -%}
+            {%- do spans.append((row[0] | int, row[1] | int)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set suspects = others[:] -%}
+    {%- set state = {'highest': -1} -%}
+    {%- set sorted_ranges = ranges | list | sort -%}
+    {%- for low, high in sorted_ranges -%}
+        {%- set overlaps_previous = low <= state.highest -%}
+        {%- set overlaps_next = not loop.last and sorted_ranges[loop.index][0] <= high -%}
+        {%- set reached = spans | selectattr(0, 'le', high) | selectattr(1, 'ge', low) | list -%}
+        {%- if overlaps_previous or overlaps_next or reached -%}
+            {%- do suspects.extend(ranges[(low, high)]) -%}
+        {%- endif -%}
+        {%- do state.update({'highest': [state.highest, high] | max}) -%}
+    {%- endfor -%}
+    {{ return(suspects) }}
+{%- endmacro %}
+
 {#- The load id of this run: one more than any recorded. -#}
 {% macro next_load_id() -%}
     {%- set ids = query_column("select coalesce(max(load_id), 0) + 1 from intermediate.loaded_landing_files") -%}
