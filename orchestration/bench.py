@@ -456,7 +456,7 @@ def machine_info() -> dict[str, object]:
 
 
 def result_document(parameters: BenchParameters, result: BenchResult) -> dict[str, object]:
-    """The JSON file: the five measures, then the parameters, the machine and the method."""
+    """The JSON file: the six measures, then the parameters, the machine and the method."""
     measures = asdict(result)
     return {
         **{
