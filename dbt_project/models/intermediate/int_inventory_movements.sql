@@ -16,7 +16,7 @@
 {% set full_refresh = not is_incremental() %}
 {% set load_id = next_load_id() %}
 {% set new_files = unloaded_landing_files(['sales', 'restocks'], full_refresh) %}
-{% set new_ids = landed_id_range(new_files) %}
+{% set new_ids = landed_id_range(new_files) if not full_refresh else [0, -1] %}  {# only the incremental check uses them #}
 {% set may_repeat_ids = files_that_may_repeat_ids(new_files) %}
 
 with sales as (
