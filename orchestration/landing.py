@@ -30,6 +30,7 @@ quarantined file holds, as a delivery `changes_<lowest>_<highest>_late`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ CHANGE_FILE = re.compile(r"^changes_(\d{12})_(\d{12})(_late)?\.parquet$")
 SNAPSHOT_FILE = re.compile(r"^snapshot_(\d{8}T\d{6}Z)\.parquet$")
 SNAPSHOT_STAMP = "%Y%m%dT%H%M%SZ"
 INPROGRESS_SUFFIX = ".inprogress"
+# Parquet key-value metadata of a landed catalogue file: the SHA-256 of its rows, which dbt
+# compares to skip rebuilding the enriched catalogue when it did not change.
+CONTENT_HASH_KEY = "content_sha256"
 
 SNAPSHOT_SCHEMA = INVENTORY_SCHEMA.append(pa.field("snapshot_at", pa.int64()))
 
@@ -519,7 +523,27 @@ def land_catalog(source: TransactionDatabase, table: str, folder: Path) -> Lande
     remove_leftovers(folder)
     current = source.read_catalog(table)
     path = folder / f"{table}.parquet"
-    if path.exists() and pq.read_table(path).equals(current):
+    if path.exists() and _content_hash(path) and pq.read_table(path).equals(current):
         return LandedFile(path=None, rows=current.num_rows)
-    rows = write_parquet_atomically(current, current.schema, path)
+    schema = current.schema.with_metadata({CONTENT_HASH_KEY: content_sha256(current)})
+    rows = write_parquet_atomically(current, schema, path)
     return LandedFile(path=path, rows=rows)
+
+
+def content_sha256(table: pa.Table) -> str:
+    """SHA-256 of a table's schema and rows, batch by batch as Arrow IPC: the same rows read
+    the same way from the source give the same hash, so landing is repeatable."""
+    digest = hashlib.sha256()
+    for batch in table.to_batches():
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        digest.update(sink.getvalue())
+    return digest.hexdigest()
+
+
+def _content_hash(path: Path) -> str | None:
+    """The CONTENT_HASH_KEY of a landed catalogue file (None for a file landed without it)."""
+    metadata = pq.read_schema(path).metadata or {}
+    value = metadata.get(CONTENT_HASH_KEY.encode())
+    return value.decode() if value else None

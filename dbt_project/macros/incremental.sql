@@ -12,6 +12,9 @@
     );
     create table if not exists intermediate.incremental_progress (
         model_name varchar, load_id bigint, recorded_at timestamp
+    );
+    create table if not exists intermediate.input_fingerprints (
+        model_name varchar, fingerprint varchar, recorded_at timestamp
     )
 {%- endmacro %}
 
@@ -201,4 +204,135 @@
     {%- set to_reconcile = snapshots_to_reconcile(landed_snapshot_epochs()) -%}
     delete from {{ this }} where snapshot_at_epoch in ({{ to_reconcile | join(', ') if to_reconcile else 'null' }})
     {%- endif -%}
+{%- endmacro %}
+
+{#- How many snapshot pairs int_inventory_snapshots_reconciled reconciles in one statement:
+    a week of daily snapshots. -#}
+{% macro snapshot_pairs_per_statement() -%}
+    {{ return(7) }}
+{%- endmacro %}
+
+{#- The reconciliation rows (int_inventory_snapshots_reconciled) of the snapshot instants
+    `to_reconcile`, each against the read before it in `instants`. -#}
+{% macro reconciled_snapshots(instants, to_reconcile) -%}
+with snapshots as (
+    select product_id, snapshot_at_epoch, quantity
+    from {{ ref('stg_landing__inventory_snapshots') }}
+),
+
+{% for instant in to_reconcile %}
+{% set previous = instants[instants.index(instant) - 1] %}
+reconciled_{{ loop.index }} as (
+    select
+        current_read.product_id,
+        current_read.snapshot_at_epoch,
+        previous_read.snapshot_at_epoch as previous_snapshot_at_epoch,
+        previous_read.quantity as previous_quantity,
+        coalesce(movements.units_sold, 0) as units_sold_between,
+        coalesce(movements.units_restocked, 0) as units_restocked_between,
+        current_read.quantity as snapshot_quantity
+    from snapshots as current_read
+    inner join snapshots as previous_read
+        on previous_read.product_id = current_read.product_id
+        and previous_read.snapshot_at_epoch = {{ previous }}
+    left join (
+        select
+            product_id,
+            cast(sum(case when movement_type = 'sale' then quantity else 0 end) as bigint) as units_sold,
+            cast(sum(case when movement_type = 'restock' then quantity else 0 end) as bigint) as units_restocked
+        from {{ ref('int_inventory_movements') }}
+        where occurred_at_epoch > {{ previous }}
+          and occurred_at_epoch <= {{ instant }}
+        group by product_id
+    ) as movements
+        on movements.product_id = current_read.product_id
+    where current_read.snapshot_at_epoch = {{ instant }}
+),
+{% endfor %}
+
+paired as (
+    {% for instant in to_reconcile %}
+    select * from reconciled_{{ loop.index }}
+    {{ 'union all' if not loop.last }}
+    {% else %}
+    select
+        cast(null as bigint) as product_id,
+        cast(null as bigint) as snapshot_at_epoch,
+        cast(null as bigint) as previous_snapshot_at_epoch,
+        cast(null as bigint) as previous_quantity,
+        cast(null as bigint) as units_sold_between,
+        cast(null as bigint) as units_restocked_between,
+        cast(null as bigint) as snapshot_quantity
+    where false
+    {% endfor %}
+)
+
+select
+    product_id,
+    snapshot_at_epoch,
+    previous_snapshot_at_epoch,
+    previous_quantity,
+    units_sold_between,
+    units_restocked_between,
+    previous_quantity + units_restocked_between - units_sold_between as expected_quantity,
+    snapshot_quantity,
+    snapshot_quantity - (previous_quantity + units_restocked_between - units_sold_between) as shrinkage
+from paired
+where snapshot_quantity <> previous_quantity + units_restocked_between - units_sold_between
+{%- endmacro %}
+
+{#- Post-hook of int_inventory_snapshots_reconciled: the snapshots its statement left out
+    (beyond the first snapshot_pairs_per_statement()), inserted a week at a time. -#}
+{% macro reconcile_remaining_snapshots() -%}
+    {%- set instants = landed_snapshot_epochs() -%}
+    {%- set to_reconcile = snapshots_to_reconcile(instants) -%}
+    {%- set size = snapshot_pairs_per_statement() -%}
+    {%- for start in range(size, to_reconcile | length, size) %}
+    insert into {{ this }} {{ reconciled_snapshots(instants, to_reconcile[start:start + size]) }};
+    {%- endfor %}
+{%- endmacro %}
+
+{#- The landed catalogue's fingerprint: each file's name and the hash of its rows that
+    landing writes into its metadata (orchestration/landing.py, CONTENT_HASH_KEY). NULL when
+    a file lacks the hash, so that such a catalogue always counts as changed. -#}
+{% macro catalogue_fingerprint() -%}
+    {%- set landing = env_var('STOCKOUT_DATA_DIR', '../data') ~ "/landing" -%}
+    {%- set files = query_column("select file from glob('" ~ landing ~ "/products/*.parquet') union all "
+        ~ "select file from glob('" ~ landing ~ "/suppliers/*.parquet') order by file") -%}
+    {%- if not files -%}{{ return(none) }}{%- endif -%}
+    {%- set sql -%}
+        select file_name, decode(value)
+        from parquet_kv_metadata([{{ quoted_list(files) }}])
+        where decode(key) = 'content_sha256'
+        order by file_name
+    {%- endset -%}
+    {%- set hashes = run_query(sql).rows -%}
+    {%- if hashes | length != files | length -%}{{ return(none) }}{%- endif -%}
+    {%- set parts = [] -%}
+    {%- for row in hashes -%}{%- do parts.append(row[0] ~ '=' ~ row[1]) -%}{%- endfor -%}
+    {{ return(parts | join(',')) }}
+{%- endmacro %}
+
+{#- Whether the landed catalogue differs from the one the model was last built from. -#}
+{% macro catalogue_changed() -%}
+    {%- if not execute -%}{{ return(true) }}{%- endif -%}
+    {%- set current = catalogue_fingerprint() -%}
+    {%- set recorded = query_column("select fingerprint from intermediate.input_fingerprints where model_name = '"
+        ~ this.name ~ "'") -%}
+    {{ return(current is none or not recorded or recorded[0] != current) }}
+{%- endmacro %}
+
+{#- Pre-hook of int_products_enriched: a changed catalogue replaces every row. -#}
+{% macro forget_catalogue_if_changed() -%}
+    {%- if is_incremental() and catalogue_changed() -%}
+    delete from {{ this }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook of int_products_enriched: the catalogue it was built from. -#}
+{% macro record_catalogue_fingerprint() -%}
+    {%- set current = catalogue_fingerprint() -%}
+    delete from intermediate.input_fingerprints where model_name = '{{ this.name }}';
+    insert into intermediate.input_fingerprints
+    values ('{{ this.name }}', {{ "'" ~ (current | replace("'", "''")) ~ "'" if current is not none else 'null' }}, current_timestamp)
 {%- endmacro %}

@@ -4,82 +4,27 @@
 -- product absent from the previous read is not reconciled (it starts afresh from this one).
 -- Incremental on the snapshot instant: a run reconciles the snapshots landed since the last
 -- run, and again any older snapshot whose interval received a late event (its old rows are
--- deleted first, in the same transaction). Each reconciliation reads two snapshot files and the movements of the
--- interval between them, never the whole history.
+-- deleted first, in the same transaction). Each reconciliation reads two snapshot files and
+-- the movements of the interval between them, never the whole history. A run with many
+-- snapshots to reconcile (a first build or a full refresh) takes them a week at a time, one
+-- statement each (the post-hook inserts the weeks after the first), so its memory does not
+-- grow with the history: at the benchmark tier, 89 pairs in one statement ran out of memory.
 -- depends_on: {{ ref('int_inventory_movements') }}
+-- depends_on: {{ ref('stg_landing__inventory_snapshots') }}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook=["{{ forget_snapshots_to_reconcile() }}"],
-        post_hook=["{{ record_progress(newest_load_id()) }}", "{{ record_reconciled_snapshot() }}"],
+        post_hook=[
+            "{{ reconcile_remaining_snapshots() }}",
+            "{{ record_progress(newest_load_id()) }}",
+            "{{ record_reconciled_snapshot() }}",
+        ],
     )
 }}
 {% set instants = landed_snapshot_epochs() %}
 {% set to_reconcile = snapshots_to_reconcile(instants) %}
 
-with snapshots as (
-    select product_id, snapshot_at_epoch, quantity
-    from {{ ref('stg_landing__inventory_snapshots') }}
-),
-
-{% for instant in to_reconcile %}
-{% set previous = instants[instants.index(instant) - 1] %}
-reconciled_{{ loop.index }} as (
-    select
-        current_read.product_id,
-        current_read.snapshot_at_epoch,
-        previous_read.snapshot_at_epoch as previous_snapshot_at_epoch,
-        previous_read.quantity as previous_quantity,
-        coalesce(movements.units_sold, 0) as units_sold_between,
-        coalesce(movements.units_restocked, 0) as units_restocked_between,
-        current_read.quantity as snapshot_quantity
-    from snapshots as current_read
-    inner join snapshots as previous_read
-        on previous_read.product_id = current_read.product_id
-        and previous_read.snapshot_at_epoch = {{ previous }}
-    left join (
-        select
-            product_id,
-            cast(sum(case when movement_type = 'sale' then quantity else 0 end) as bigint) as units_sold,
-            cast(sum(case when movement_type = 'restock' then quantity else 0 end) as bigint) as units_restocked
-        from {{ ref('int_inventory_movements') }}
-        where occurred_at_epoch > {{ previous }}
-          and occurred_at_epoch <= {{ instant }}
-        group by product_id
-    ) as movements
-        on movements.product_id = current_read.product_id
-    where current_read.snapshot_at_epoch = {{ instant }}
-),
-{% endfor %}
-
-paired as (
-    {% for instant in to_reconcile %}
-    select * from reconciled_{{ loop.index }}
-    {{ 'union all' if not loop.last }}
-    {% else %}
-    select
-        cast(null as bigint) as product_id,
-        cast(null as bigint) as snapshot_at_epoch,
-        cast(null as bigint) as previous_snapshot_at_epoch,
-        cast(null as bigint) as previous_quantity,
-        cast(null as bigint) as units_sold_between,
-        cast(null as bigint) as units_restocked_between,
-        cast(null as bigint) as snapshot_quantity
-    where false
-    {% endfor %}
-)
-
-select
-    product_id,
-    snapshot_at_epoch,
-    previous_snapshot_at_epoch,
-    previous_quantity,
-    units_sold_between,
-    units_restocked_between,
-    previous_quantity + units_restocked_between - units_sold_between as expected_quantity,
-    snapshot_quantity,
-    snapshot_quantity - (previous_quantity + units_restocked_between - units_sold_between) as shrinkage
-from paired
-where snapshot_quantity <> previous_quantity + units_restocked_between - units_sold_between
+{{ reconciled_snapshots(instants, to_reconcile[:snapshot_pairs_per_statement()]) }}

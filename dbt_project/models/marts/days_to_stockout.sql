@@ -78,11 +78,23 @@ assessed as (
             + safety_stock - on_hand
         )) as bigint) as suggested_reorder_qty
     from measured
+),
+
+ranked as (
+    -- only the at-risk products are ranked: a window over every product's wide row sorted
+    -- all 10 M of them at the benchmark tier
+    select
+        product_id,
+        row_number() over (
+            order by stockout_probability_7d desc, days_to_stockout asc, product_id asc
+        ) as risk_rank
+    from assessed
+    where is_at_risk
 )
 
 select
     {{ as_of_timestamp() }} as as_of,
-    product_id,
+    assessed.product_id,
     product_name,
     sku,
     supplier_name,
@@ -106,10 +118,6 @@ select
     safety_stock,
     suggested_reorder_qty,
     is_at_risk,
-    case
-        when is_at_risk then row_number() over (
-            partition by is_at_risk
-            order by stockout_probability_7d desc, days_to_stockout asc, product_id asc
-        )
-    end as risk_rank
+    ranked.risk_rank
 from assessed
+left join ranked on ranked.product_id = assessed.product_id
