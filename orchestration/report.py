@@ -29,6 +29,11 @@ TABLE_COLUMNS = (
     ("reorder_recommended", "Reorder"),
     ("suggested_reorder_qty", "Reorder qty"),
 )
+# A page for people: the most at-risk products and the first names of each change list. The
+# whole list is in the published mart (at_risk_in_a_week, at_risk_changes); at the benchmark
+# tier, 345,000 rows made a 190 MB page that took seconds to write every hour.
+REPORT_ROWS = 1000
+CHANGES_LISTED = 100
 DAY_BUCKETS = ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (6, 7), (7, 14), (14, 28))
 
 STYLE = """
@@ -81,6 +86,18 @@ def _cell(column: str, value: object) -> str:
     return f'<td{css} data-value="{html.escape(str(value))}">{html.escape(str(value))}</td>'
 
 
+def _change_list(changes: list[tuple], change: str) -> tuple[str, int]:
+    """The listed names of one kind of change, and how many products it had in all."""
+    names = [
+        f"{html.escape(str(name))} ({html.escape(str(sku))})"
+        for kind, name, sku, _, _ in changes
+        if kind == change
+    ]
+    total = next((count for kind, _, _, _, count in changes if kind == change), 0)
+    more = f", and {total - len(names)} more (at_risk_changes in the mart)" if total > len(names) else ""
+    return (", ".join(names) or "none") + more, total
+
+
 def _days_chart(counts: list[int]) -> str:
     """Horizontal bars: how many products run out within each span of days."""
     width, bar_height, label_width = 520, 18, 90
@@ -105,8 +122,11 @@ def render_report(version_folder: Path, as_of: datetime, newest_event_at: dateti
     with duckdb.connect() as connection:
         columns = ", ".join(name for name, _ in TABLE_COLUMNS)
         at_risk = connection.execute(
-            f"select {columns} from {parquet('at_risk_in_a_week')} order by risk_rank"
+            f"select {columns} from {parquet('at_risk_in_a_week')} order by risk_rank limit {REPORT_ROWS}"
         ).fetchall()
+        (at_risk_count,) = connection.execute(
+            f"select count(*) from {parquet('at_risk_in_a_week')}"
+        ).fetchone()
         bucket_sql = ", ".join(
             f"count(*) filter (where days_to_stockout >= {low} and days_to_stockout < {high})"
             for low, high in DAY_BUCKETS
@@ -115,23 +135,18 @@ def render_report(version_folder: Path, as_of: datetime, newest_event_at: dateti
             connection.execute(f"select {bucket_sql} from {parquet('days_to_stockout')}").fetchone()
         )
         changes = connection.execute(
-            f"select change, product_name, sku, previous_as_of from {parquet('at_risk_changes')} order by change, product_name"
+            f"select change, product_name, sku, previous_as_of, count(*) over (partition by change) "
+            f"from {parquet('at_risk_changes')} "
+            f"qualify row_number() over (partition by change order by product_name, sku) <= {CHANGES_LISTED} "
+            "order by change, product_name, sku"
         ).fetchall()
     header = "".join(f"<th>{html.escape(title)}</th>" for _, title in TABLE_COLUMNS)
     body = "\n".join(
         "<tr>" + "".join(_cell(name, value) for (name, _), value in zip(TABLE_COLUMNS, row)) + "</tr>"
         for row in at_risk
     )
-    entered = [
-        f"{html.escape(str(name))} ({html.escape(str(sku))})"
-        for change, name, sku, _ in changes
-        if change == "entered"
-    ]
-    left = [
-        f"{html.escape(str(name))} ({html.escape(str(sku))})"
-        for change, name, sku, _ in changes
-        if change == "left"
-    ]
+    entered, entered_count = _change_list(changes, "entered")
+    left, left_count = _change_list(changes, "left")
     previous = changes[0][3] if changes else None
     if newest_event_at is None:
         freshness = '<span class="stale">no event landed yet</span>'
@@ -145,8 +160,8 @@ def render_report(version_folder: Path, as_of: datetime, newest_event_at: dateti
 <style>{STYLE}</style></head>
 <body>
 <h1>Products at risk of running out within a week</h1>
-<p class="meta">As of {format_instant(as_of)} · {len(at_risk)} products at risk · data freshness: {freshness}</p>
-<h2>At risk</h2>
+<p class="meta">As of {format_instant(as_of)} · {at_risk_count} products at risk · data freshness: {freshness}</p>
+<h2>At risk{f", the {len(at_risk)} most at risk (all {at_risk_count} are in the mart's at_risk_in_a_week)" if len(at_risk) < at_risk_count else ""}</h2>
 <table class="sortable" id="at-risk"><thead><tr>{header}</tr></thead>
 <tbody>
 {body}
@@ -154,8 +169,8 @@ def render_report(version_folder: Path, as_of: datetime, newest_event_at: dateti
 <h2>Days to stock-out, all products</h2>
 {_days_chart(counts)}
 <h2>Changes {html.escape(since)}</h2>
-<p><strong>Entered ({len(entered)}):</strong> {", ".join(entered) or "none"}</p>
-<p><strong>Left ({len(left)}):</strong> {", ".join(left) or "none"}</p>
+<p><strong>Entered ({entered_count}):</strong> {entered}</p>
+<p><strong>Left ({left_count}):</strong> {left}</p>
 <script>{SORT_SCRIPT}</script>
 </body></html>
 """
