@@ -336,3 +336,14 @@ where snapshot_quantity <> previous_quantity + units_restocked_between - units_s
     insert into intermediate.input_fingerprints
     values ('{{ this.name }}', {{ "'" ~ (current | replace("'", "''")) ~ "'" if current is not none else 'null' }}, current_timestamp)
 {%- endmacro %}
+
+{#- Whether some catalogue product is missing from the inventory read at `read_epoch` (true
+    when not executing, so that parsing sees every branch). -#}
+{% macro any_product_missing_from_read(read_epoch) -%}
+    {%- set missing = query_column(
+        "select count(*) from " ~ ref('int_products_enriched') ~ " as products where not exists ("
+        ~ "select 1 from " ~ ref('stg_landing__inventory_snapshots') ~ " as snapshots "
+        ~ "where snapshots.snapshot_at_epoch = " ~ read_epoch ~ " and snapshots.product_id = products.product_id)"
+    ) -%}
+    {{ return((missing[0] | int > 0) if missing else true) }}
+{%- endmacro %}

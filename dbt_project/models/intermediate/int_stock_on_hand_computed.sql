@@ -10,14 +10,9 @@
 {% set instants = landed_snapshot_epochs() %}
 {% set reads_before = instants | select('le', T) | list %}
 {% set latest_read_epoch = reads_before[-1] if reads_before else -1 %}
-{#- Whether any product lacks from the latest read: only then are the other reads and older
+{#- Only when some product is missing from the latest read are the other reads and older
     movements searched (at the benchmark tier, every refresh scanned every read otherwise). -#}
-{% set lacking = query_column(
-    "select count(*) from " ~ ref('int_products_enriched') ~ " as products where not exists ("
-    ~ "select 1 from " ~ ref('stg_landing__inventory_snapshots') ~ " as snapshots "
-    ~ "where snapshots.snapshot_at_epoch = " ~ latest_read_epoch ~ " and snapshots.product_id = products.product_id)"
-) %}
-{% set any_lacking = (lacking[0] | int > 0) if lacking else true %}
+{% set any_missing = any_product_missing_from_read(latest_read_epoch) %}
 
 with products as (
     select product_id from {{ ref('int_products_enriched') }}
@@ -51,7 +46,7 @@ other_reads as (
             ) as preference
         from {{ ref('stg_landing__inventory_snapshots') }}
         where product_id in (select product_id from not_in_latest_read)
-        {% if not any_lacking %}
+        {% if not any_missing %}
           and false
         {% endif %}
     ) as candidates
@@ -100,7 +95,7 @@ moved_otherwise as (
                 and movements.occurred_at_epoch <= greatest(anchored.anchor_epoch, {{ T }}))
         )
     where anchored.product_id in (select product_id from not_in_latest_read)
-    {% if not any_lacking %}
+    {% if not any_missing %}
       and false
     {% endif %}
     group by anchored.product_id
