@@ -158,3 +158,32 @@ def test_the_same_partition_twice_gives_identical_rows(replayed: Path, tmp_path:
             "select count(*), count(distinct movement_id) from intermediate.int_inventory_movements"
         ).fetchone()
     assert rows[0] == rows[1]
+
+
+def _catalogue_recorded_at(data_dir: Path) -> object:
+    with duckdb.connect(str(data_dir / "warehouse" / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.execute(
+            "select recorded_at from intermediate.input_fingerprints where model_name = 'int_products_enriched'"
+        ).fetchone()[0]
+
+
+def test_the_catalogue_is_rebuilt_when_it_changed_and_only_then(shop: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(shop, data_dir / "sources")
+    end = pd.Timestamp(SIM_END_ISO).to_pydatetime()
+    _refresh(data_dir, format_instant(end - timedelta(hours=2)))
+    built = _catalogue_recorded_at(data_dir)
+    _refresh(data_dir, format_instant(end - timedelta(hours=1)))
+    assert _catalogue_recorded_at(data_dir) == built  # unchanged catalogue: not rebuilt
+
+    with sqlite3.connect(data_dir / "sources" / "transactions.sqlite") as connection:
+        connection.execute("update products set name = 'Renamed mug' where id = 1")
+        (supplier,) = connection.execute("select supplier_id from products where id = 1").fetchone()
+        connection.execute("update suppliers set lead_time_days = 99 where id = ?", [supplier])
+    _refresh(data_dir, SIM_END_ISO)
+    assert _catalogue_recorded_at(data_dir) != built
+    products = _published(data_dir, "days_to_stockout").set_index("product_id")
+    assert products.loc[1, "product_name"] == "Renamed mug"
+    assert (
+        products.loc[products["supplier_name"] == products.loc[1, "supplier_name"], "lead_time_days"] == 99
+    ).all()

@@ -237,6 +237,30 @@ def test_unchanged_catalogue_is_not_rewritten(tmp_path: Path) -> None:
     assert changed.path is not None and pq.read_table(changed.path).num_rows == 3
 
 
+def test_a_landed_catalogue_carries_the_hash_of_its_rows(tmp_path: Path) -> None:
+    """dbt rebuilds the enriched catalogue only when this hash changes (int_products_enriched)."""
+    source, _, transactions = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "products"
+
+    def landed_hash() -> str:
+        return (
+            pq.read_schema(folder / "products.parquet").metadata[landing.CONTENT_HASH_KEY.encode()].decode()
+        )
+
+    landing.land_catalog(source, "products", folder)
+    first = landed_hash()
+    assert first == landing.content_sha256(source.read_catalog("products"))
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("update products set name = 'Cup' where id = 1")
+    landing.land_catalog(source, "products", folder)
+    assert landed_hash() != first
+    # a copy landed without the hash (by an older version) is landed again, with it
+    table = pq.read_table(folder / "products.parquet")
+    pq.write_table(table.replace_schema_metadata(None), folder / "products.parquet")
+    assert landing.land_catalog(source, "products", folder).path is not None
+    assert landed_hash() == landing.content_sha256(source.read_catalog("products"))
+
+
 def test_a_source_missing_a_column_names_table_and_column(tmp_path: Path) -> None:
     transactions = tmp_path / "broken.sqlite"
     with sqlite3.connect(transactions) as connection:

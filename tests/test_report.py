@@ -78,3 +78,40 @@ def test_report_renders_the_published_rows_and_sorts(small_shop, tmp_path) -> No
     days = [float(row[7]) for row in sorted_rows]
     assert days == sorted(days, reverse=True)
     assert sorted((row[1] for row in sorted_rows)) == sorted(name for name, _, _ in published)
+
+
+def test_a_long_list_is_cut_to_the_most_at_risk(tmp_path) -> None:
+    """At the benchmark tier 345,000 products are at risk: the page lists the first
+    REPORT_ROWS by rank and the first CHANGES_LISTED names of each change, and says how many
+    more the mart holds."""
+    from datetime import datetime, timezone
+
+    from orchestration import report
+
+    at_risk = report.REPORT_ROWS + 5
+    entered = report.CHANGES_LISTED + 7
+    version = tmp_path / "version"
+    version.mkdir()
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"copy (select range + 1 as risk_rank, 'P' || (range + 1) as product_name, 'S' || range as sku, "
+            "'Acme' as supplier_name, 'at_risk' as stock_status, 1 as on_hand, 1.0 as demand_rate, "
+            "1.0 as days_to_stockout, 0.5 as stockout_probability_7d, true as reorder_recommended, "
+            f"3 as suggested_reorder_qty from range({at_risk})) to '{version}/at_risk_in_a_week.parquet'"
+        )
+        connection.execute(
+            f"copy (select 1.0 as days_to_stockout from range({at_risk})) to '{version}/days_to_stockout.parquet'"
+        )
+        connection.execute(
+            f"copy (select 'entered' as change, 'P' || range as product_name, 'S' || range as sku, "
+            f"timestamp '2026-11-21 11:00:00' as previous_as_of from range({entered}) "
+            f"union all select 'left', 'Q', 'S-Q', timestamp '2026-11-21 11:00:00') "
+            f"to '{version}/at_risk_changes.parquet'"
+        )
+    page = report.render_report(version, datetime(2026, 11, 21, 12, tzinfo=timezone.utc), None)
+    assert page.count("<tr>") == report.REPORT_ROWS + 1  # the header row, then the listed products
+    assert f"{at_risk} products at risk" in page
+    assert f"the {report.REPORT_ROWS} most at risk (all {at_risk} are in the mart" in page
+    assert f"<strong>Entered ({entered}):</strong>" in page
+    assert "and 7 more (at_risk_changes in the mart)" in page
+    assert "<strong>Left (1):</strong> Q (S-Q)</p>" in page

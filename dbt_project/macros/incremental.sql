@@ -329,8 +329,9 @@ where snapshot_quantity <> previous_quantity + units_restocked_between - units_s
     {%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook of int_products_enriched: the catalogue it was built from. -#}
+{#- Post-hook of int_products_enriched: the catalogue it was built from, when it was built. -#}
 {% macro record_catalogue_fingerprint() -%}
+    {%- if is_incremental() and not catalogue_changed() -%}{{ return('') }}{%- endif -%}
     {%- set current = catalogue_fingerprint() -%}
     delete from intermediate.input_fingerprints where model_name = '{{ this.name }}';
     insert into intermediate.input_fingerprints
