@@ -18,6 +18,7 @@ with changed_slices as (
         changes.units_sold,
         changes.units_restocked,
         changes.sale_count,
+        changes.net_change,
         stock.on_hand - sum(changes.net_change) over (
             partition by changes.product_id
             order by changes.slice_index
@@ -49,7 +50,8 @@ runs as (
     union all
 
     -- the unchanged slices between a change and the next newer one (or T): on_hand at their
-    -- start is what the newer changed slice started with (on_hand(T) when there is none)
+    -- start is what the newer changed slice started with (on_hand(T) when there is none),
+    -- which is this slice's start plus its own net change
     select
         product_id,
         coalesce(newer_changed_slice, -1) + 1,
@@ -57,13 +59,8 @@ runs as (
         0,
         0,
         0,
-        coalesce(newer_start, on_hand)
-    from (
-        select
-            *,
-            lag(on_hand_at_start) over (partition by product_id order by slice_index) as newer_start
-        from changed_slices
-    ) as with_newer
+        on_hand_at_start + net_change
+    from changed_slices
     where coalesce(newer_changed_slice, -1) + 1 <= slice_index - 1
 
     union all

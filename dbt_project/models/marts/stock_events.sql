@@ -65,45 +65,47 @@ changes as (
     from {{ ref('int_inventory_movements') }}
     where occurred_at_epoch > {{ window_start }}
       and occurred_at_epoch <= {{ T }}
-      and product_id in (select product_id from eventful_slices)
     union all
     select product_id, snapshot_at_epoch, shrinkage
     from {{ ref('int_inventory_snapshots_reconciled') }}
     where shrinkage <> 0
       and snapshot_at_epoch > {{ window_start }}
       and snapshot_at_epoch <= {{ T }}
-      and product_id in (select product_id from eventful_slices)
 ),
 
 per_second as (
+    -- the eventful slices' changes alone are summed per second: joined before grouping, so
+    -- the grouping does not see the other slices of an eventful product (most of its rows)
     select
         changes.product_id,
-        {{ day_slice_index('changes.at_epoch') }} as slice_index,
+        eventful_slices.slice_index,
         changes.at_epoch,
+        eventful_slices.on_hand_at_start,
+        eventful_slices.reorder_point,
         sum(changes.stock_change) as stock_change
     from changes
-    group by 1, 2, 3
+    inner join eventful_slices
+        on eventful_slices.product_id = changes.product_id
+        and eventful_slices.slice_index = {{ day_slice_index('changes.at_epoch') }}
+    group by 1, 2, 3, 4, 5
 ),
 
 transitions as (
     select
-        per_second.product_id,
-        per_second.at_epoch,
-        eventful_slices.reorder_point,
-        eventful_slices.on_hand_at_start + sum(per_second.stock_change) over (
-            partition by per_second.product_id, per_second.slice_index
-            order by per_second.at_epoch
+        product_id,
+        at_epoch,
+        reorder_point,
+        on_hand_at_start + sum(stock_change) over (
+            partition by product_id, slice_index
+            order by at_epoch
             rows between unbounded preceding and current row
-        ) - per_second.stock_change as on_hand_before,
-        eventful_slices.on_hand_at_start + sum(per_second.stock_change) over (
-            partition by per_second.product_id, per_second.slice_index
-            order by per_second.at_epoch
+        ) - stock_change as on_hand_before,
+        on_hand_at_start + sum(stock_change) over (
+            partition by product_id, slice_index
+            order by at_epoch
             rows between unbounded preceding and current row
         ) as on_hand_after
     from per_second
-    inner join eventful_slices
-        on eventful_slices.product_id = per_second.product_id
-        and eventful_slices.slice_index = per_second.slice_index
 ),
 
 events as (
