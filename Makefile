@@ -6,8 +6,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # uv is used when installed; otherwise it is bootstrapped into .tools/ from the package index.
 UV ?= $(shell command -v uv || echo .tools/bin/uv)
-# Never download a Python interpreter: use the one this machine has.
-export UV_PYTHON := $(PYTHON)
+# Never download a Python interpreter: use the one this machine has, by its real path (a
+# pyenv shim's path never matches the project environment, so uv would recreate .venv at
+# every `uv run`, and lose the compiled bytecode `make install` put there).
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen
 
