@@ -22,7 +22,7 @@ RUN := $(UV) run --frozen
 install: $(UV)
 	@# Compiled bytecode is installed with the packages: where PYTHONDONTWRITEBYTECODE is set,
 	@# every `stockout` and dbt process otherwise compiles Dagster's, dbt's and pandas' sources
-	@# again (about 10 s of each refresh). A second sync compiles only what changed.
+	@# again (5.4 s of loading the Dagster definitions alone). A second sync compiles only what changed.
 	$(UV) sync --frozen --compile-bytecode
 	@# dbt's manifest, which the Dagster code location is built from
 	$(RUN) dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
