@@ -51,6 +51,10 @@ INPROGRESS_SUFFIX = ".inprogress"
 # default row groups.
 SORTED_RELATIONS = {"at_risk_in_a_week": "risk_rank"}
 SORTED_ROW_GROUP_ROWS = 16_384
+# zstd at level 1, not DuckDB's default 3: the files are as small (days_to_stockout at the
+# benchmark tier: 167 MB against 169) and written in two thirds of the time (6.6 s against
+# 10.1 for its 10 M rows).
+PARQUET_OPTIONS = "format parquet, compression zstd, compression_level 1"
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,7 @@ def export_history(warehouse: Path, mart_dir: Path, as_of: datetime) -> dict[str
             target = folder / f"{as_of.strftime(STAMP_FORMAT)}.parquet"
             temporary = folder / f".{target.name}{INPROGRESS_SUFFIX}"
             rows = f"select * from {MARTS_SCHEMA}.{relation} where as_of = {_timestamp_literal(as_of)}"
-            connection.execute(
-                f"copy ({rows}) to {_sql_string(str(temporary))} (format parquet, compression zstd)"
-            )
+            connection.execute(f"copy ({rows}) to {_sql_string(str(temporary))} ({PARQUET_OPTIONS})")
             with open(temporary, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(temporary, target)
@@ -146,7 +148,7 @@ def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, i
             if relation in APPENDED_RELATIONS:
                 continue
             target = staging / f"{relation}.parquet"
-            rows, options = f"select * from {MARTS_SCHEMA}.{relation}", "format parquet, compression zstd"
+            rows, options = f"select * from {MARTS_SCHEMA}.{relation}", PARQUET_OPTIONS
             if relation in SORTED_RELATIONS:
                 rows += f" order by {SORTED_RELATIONS[relation]}"
                 options += f", row_group_size {SORTED_ROW_GROUP_ROWS}"
