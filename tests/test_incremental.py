@@ -18,10 +18,13 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from conftest import SIM_END, SIM_END_ISO, run_cli
 
+from orchestration.landing import SNAPSHOT_STAMP
 from orchestration.settings import format_instant
 from orchestration.simulator import ShopSpec, simulate_shop, write_shop_to_sqlite
 
@@ -187,3 +190,34 @@ def test_the_catalogue_is_rebuilt_when_it_changed_and_only_then(shop: Path, tmp_
     assert (
         products.loc[products["supplier_name"] == products.loc[1, "supplier_name"], "lead_time_days"] == 99
     ).all()
+
+
+def _compiled_snapshot_check(data_dir: Path) -> str:
+    (path,) = (data_dir / "dbt_target" / "compiled").rglob("newest_snapshot_has_each_product_once.sql")
+    return path.read_text()
+
+
+def test_a_snapshot_is_checked_for_repeated_products_while_it_is_new(shop: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(shop, data_dir / "sources")
+    end = pd.Timestamp(SIM_END_ISO).to_pydatetime()
+    _refresh(data_dir, format_instant(end - timedelta(hours=2)))  # lands the day's snapshot
+    (landed,) = (data_dir / "landing" / "inventory_snapshots").glob("snapshot_*.parquet")
+    assert f"snapshot_at_epoch = {int((end - timedelta(hours=2)).timestamp())}" in _compiled_snapshot_check(
+        data_dir
+    )
+    _refresh(data_dir, format_instant(end - timedelta(hours=1)))  # the same snapshot, reconciled
+    assert "snapshot_at_epoch = -1" in _compiled_snapshot_check(data_dir)  # not read again
+
+    # A newer snapshot file that holds product 1 twice stops the refresh.
+    read_at = end - timedelta(minutes=30)
+    rows = pq.read_table(landed)
+    rows = pa.concat_tables([rows, rows.filter(pc.equal(rows["pid"], 1))])
+    column = rows.schema.get_field_index("snapshot_at")
+    rows = rows.set_column(
+        column, "snapshot_at", pa.array([int(read_at.timestamp())] * rows.num_rows, pa.int64())
+    )
+    pq.write_table(rows, landed.with_name(f"snapshot_{read_at.strftime(SNAPSHOT_STAMP)}.parquet"))
+    result = run_cli("refresh", "--as-of", SIM_END_ISO, env=_environment(data_dir, SIM_END_ISO))
+    assert result.returncode != 0
+    assert "newest_snapshot_has_each_product_once" in result.stdout + result.stderr
