@@ -38,6 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -61,6 +62,7 @@ INPROGRESS_SUFFIX = ".inprogress"
 # Parquet key-value metadata of a landed catalogue file: the SHA-256 of its rows, which dbt
 # compares to skip rebuilding the enriched catalogue when it did not change.
 CONTENT_HASH_KEY = "content_sha256"
+HASH_BLOCK_ROWS = 1_000_000  # rows hashed per Arrow IPC message (bounds the memory of a hash)
 
 SNAPSHOT_SCHEMA = INVENTORY_SCHEMA.append(pa.field("snapshot_at", pa.int64()))
 
@@ -523,21 +525,28 @@ def land_catalog(source: TransactionDatabase, table: str, folder: Path) -> Lande
     remove_leftovers(folder)
     current = source.read_catalog(table)
     path = folder / f"{table}.parquet"
-    if path.exists() and _content_hash(path) and pq.read_table(path).equals(current):
+    digest = content_sha256(current)
+    # The hash in the landed file's footer stands for its rows. Comparing it costs hashing
+    # the rows just read (about 1.5 s for 10 M products), which a changed catalogue needs
+    # anyway, instead of reading the landed file again (2.2 s) and comparing the tables.
+    if path.exists() and _content_hash(path) == digest:
         return LandedFile(path=None, rows=current.num_rows)
-    schema = current.schema.with_metadata({CONTENT_HASH_KEY: content_sha256(current)})
+    schema = current.schema.with_metadata({CONTENT_HASH_KEY: digest})
     rows = write_parquet_atomically(current, schema, path)
     return LandedFile(path=path, rows=rows)
 
 
 def content_sha256(table: pa.Table) -> str:
-    """SHA-256 of a table's schema and rows, batch by batch as Arrow IPC: the same rows read
-    the same way from the source give the same hash, so landing is repeatable."""
+    """SHA-256 of a table's schema and rows, as Arrow IPC in blocks of HASH_BLOCK_ROWS rows:
+    the same rows give the same hash however the source split them into batches (each
+    block is copied into fresh buffers first: IPC writes a sliced array's buffers as they lie)."""
     digest = hashlib.sha256()
-    for batch in table.to_batches():
+    for offset in range(0, max(table.num_rows, 1), HASH_BLOCK_ROWS):
+        rows = table.slice(offset, HASH_BLOCK_ROWS)
+        block = rows.take(np.arange(rows.num_rows)).combine_chunks()
         sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(block, max_chunksize=HASH_BLOCK_ROWS)
         digest.update(sink.getvalue())
     return digest.hexdigest()
 

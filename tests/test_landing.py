@@ -261,6 +261,19 @@ def test_a_landed_catalogue_carries_the_hash_of_its_rows(tmp_path: Path) -> None
     assert landed_hash() == landing.content_sha256(source.read_catalog("products"))
 
 
+def test_the_catalogue_hash_follows_the_rows_not_their_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(landing, "HASH_BLOCK_ROWS", 4)
+    names = [f"product {i}" for i in range(10)]
+    suppliers = pa.array([1, None, 2, 2, None, 3, 1, 1, None, 4], pa.int64())
+    table = pa.table({"id": pa.array(range(10), pa.int64()), "name": names, "supplier_id": suppliers})
+    rebatched = pa.Table.from_batches(table.to_batches(max_chunksize=3))
+    assert rebatched.column("id").num_chunks == 4
+    assert landing.content_sha256(rebatched) == landing.content_sha256(table)
+    renamed = table.set_column(1, "name", pa.array(["Cup", *names[1:]]))
+    assert landing.content_sha256(renamed) != landing.content_sha256(table)
+    assert landing.content_sha256(table.slice(0, 9)) != landing.content_sha256(table)
+
+
 def test_a_source_missing_a_column_names_table_and_column(tmp_path: Path) -> None:
     transactions = tmp_path / "broken.sqlite"
     with sqlite3.connect(transactions) as connection:
