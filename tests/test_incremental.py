@@ -117,13 +117,85 @@ def replayed(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
-def test_daily_incremental_refreshes_publish_what_one_refresh_publishes(
-    shop: Path, replayed: Path, tmp_path: Path
-) -> None:
-    once = tmp_path / "once"
-    _sources_as_of(shop, once / "sources", int(pd.Timestamp(SIM_END_ISO).timestamp()))
-    _refresh(once, SIM_END_ISO)
+@pytest.fixture(scope="module")
+def once(shop: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One refresh at SIM_END over the sources as they stood then."""
+    data_dir = tmp_path_factory.mktemp("once")
+    _sources_as_of(shop, data_dir / "sources", int(pd.Timestamp(SIM_END_ISO).timestamp()))
+    _refresh(data_dir, SIM_END_ISO)
+    return data_dir
+
+
+def test_daily_incremental_refreshes_publish_what_one_refresh_publishes(replayed: Path, once: Path) -> None:
     _assert_same_marts(replayed, once)
+
+
+# Hours after SIM_END - 26 h of the hourly replay's refreshes, and how each must find the
+# per-product models (macros/product_refresh.sql): "all" on the first refresh and when the
+# day's inventory read is taken (a new read moves every product's anchor), else "some",
+# including after a 19.5-hour gap and at a T that is not on the hour.
+HOURLY_REPLAY = [(0, "all"), (1, "some"), (2, "some"), (2.5, "some"), (3.5, "some"), (23, "some"),
+                 (24, "all"), (25, "some"), (26, "some")]  # fmt: skip
+LATE_SALE = {"pid": 7, "quantity": 5, "hours": 24.5}  # arrives with the last refresh, 1.5 h late
+
+
+def _add_late_sale(sources: Path, at: int) -> None:
+    """A sale that happened at `at` but reaches the transaction database only now (the next
+    id), with the inventory service already showing it."""
+    with sqlite3.connect(sources / "transactions.sqlite") as conn:
+        conn.execute(
+            "insert into inventory_change (id, pid, type, quantity, timestamp, customer_id) "
+            "select max(id) + 1, ?, 'sale', ?, ?, 1 from inventory_change",
+            [LATE_SALE["pid"], LATE_SALE["quantity"], at],
+        )
+    with sqlite3.connect(sources / "inventory.sqlite") as conn:
+        conn.execute(
+            "update inventory set quantity = quantity - ? where pid = ?",
+            [LATE_SALE["quantity"], LATE_SALE["pid"]],
+        )
+
+
+def _product_refresh_scope(data_dir: Path) -> tuple[str, int]:
+    with duckdb.connect(str(data_dir / "warehouse" / "warehouse.duckdb"), read_only=True) as connection:
+        (scope,) = connection.execute(
+            "select scope from intermediate.product_refresh_state where model_name = 'int_products_to_refresh'"
+        ).fetchone()
+        (listed,) = connection.execute("select count(*) from intermediate.int_products_to_refresh").fetchone()
+    return scope, listed
+
+
+def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh_publishes(
+    shop: Path, tmp_path: Path
+) -> None:
+    end = pd.Timestamp(SIM_END_ISO).to_pydatetime()
+    start = end - timedelta(hours=26)
+    late_at = int((start + timedelta(hours=LATE_SALE["hours"])).timestamp())
+    hourly = tmp_path / "hourly"
+    scopes = []
+    for hours, _ in HOURLY_REPLAY:
+        instant = start + timedelta(hours=hours)
+        _sources_as_of(shop, hourly / "sources", int(instant.timestamp()))
+        if instant == end:
+            _add_late_sale(hourly / "sources", late_at)
+        if hours == 25:
+            landed = sorted((hourly / "landing" / "sales").glob("changes_*.parquet"))[-1]
+            pq.write_table(pq.read_table(landed).slice(0, 5), landed.with_name("redelivered_sales.parquet"))
+        _refresh(hourly, format_instant(instant))
+        scopes.append(_product_refresh_scope(hourly))
+    assert [scope for scope, _ in scopes] == [scope for _, scope in HOURLY_REPLAY]
+    # an hour's refresh recomputes a part of the catalogue, not all of it
+    hour_later = [
+        listed for (hours, _), (_, listed) in zip(HOURLY_REPLAY[1:], scopes[1:]) if hours in (1, 2, 26)
+    ]
+    assert all(0 < listed < 80 for listed in hour_later), scopes
+
+    once = tmp_path / "once"
+    _sources_as_of(shop, once / "sources", int(end.timestamp()))
+    _add_late_sale(once / "sources", late_at)
+    _refresh(once, SIM_END_ISO)
+    _assert_same_marts(hourly, once)
+    late = _published(hourly, "product_velocity").set_index("product_id").loc[LATE_SALE["pid"]]
+    assert late["units_sold_7d"] >= LATE_SALE["quantity"]
 
 
 def test_late_events_were_landed_after_their_day(replayed: Path) -> None:

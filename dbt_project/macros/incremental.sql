@@ -15,6 +15,10 @@
     );
     create table if not exists intermediate.input_fingerprints (
         model_name varchar, fingerprint varchar, recorded_at timestamp
+    );
+    create table if not exists intermediate.product_refresh_state (
+        model_name varchar, as_of_epoch bigint, load_id bigint, fingerprint varchar, scope varchar,
+        baseline_as_of_epoch bigint, baseline_load_id bigint, recorded_at timestamp
     )
 {%- endmacro %}
 
@@ -153,6 +157,7 @@
     {%- if not is_incremental() -%}
     delete from intermediate.loaded_landing_files;
     delete from intermediate.incremental_progress;
+    delete from intermediate.product_refresh_state;
     {%- endif %}
     insert into intermediate.loaded_landing_files
     select file, {{ load_id }}, current_timestamp

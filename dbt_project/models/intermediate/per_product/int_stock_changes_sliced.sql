@@ -4,6 +4,7 @@
 -- activity of the last 28 days, not the catalogue; movements come as hourly aggregates
 -- (int_product_movements_windowed), not raw events.
 {% set T = as_of_epoch() %}
+{% set some = refreshes_some_products() %}
 {% set window_start = T - 28 * 86400 %}
 
 with movements as (
@@ -15,6 +16,7 @@ with movements as (
         sale_count,
         0 as shrinkage
     from {{ ref('int_product_movements_windowed') }}
+    where {{ is_product_to_refresh('product_id', some) }}
 ),
 
 shrinkage as (
@@ -29,6 +31,7 @@ shrinkage as (
     where shrinkage <> 0
       and snapshot_at_epoch > {{ window_start }}
       and snapshot_at_epoch <= {{ T }}
+      and {{ is_product_to_refresh('product_id', some) }}
 ),
 
 changes as (

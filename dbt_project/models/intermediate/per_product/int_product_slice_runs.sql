@@ -11,6 +11,8 @@
 -- Products without a change in the window are not here: their stock was on_hand(T) all
 -- along, and int_product_demand_summarized treats them in closed form.
 
+{% set some = refreshes_some_products() %}
+
 with changed_slices as (
     select
         changes.product_id,
@@ -34,6 +36,7 @@ with changed_slices as (
     from {{ ref('int_stock_changes_sliced') }} as changes
     inner join {{ ref('int_stock_on_hand_computed') }} as stock
         on stock.product_id = changes.product_id
+    where {{ is_product_to_refresh('changes.product_id', some) }}
 ),
 
 runs as (

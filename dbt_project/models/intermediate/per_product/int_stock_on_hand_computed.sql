@@ -7,6 +7,7 @@
 -- earlier files and older movements are read only when some product is missing from that file.
 -- depends_on: {{ ref('int_inventory_movements') }}
 {% set T = as_of_epoch() %}
+{% set some = refreshes_some_products() %}
 {% set instants = landed_snapshot_epochs() %}
 {% set reads_before = instants | select('le', T) | list %}
 {% set latest_read_epoch = reads_before[-1] if reads_before else -1 %}
@@ -16,6 +17,7 @@
 
 with products as (
     select product_id from {{ ref('int_products_enriched') }}
+    where {{ is_product_to_refresh('product_id', some) }}
 ),
 
 latest_read as (
@@ -69,6 +71,7 @@ moved_since_latest_read as (
     from {{ ref('int_inventory_movements') }}
     where occurred_at_epoch > {{ latest_read_epoch }}
       and occurred_at_epoch <= {{ T }}
+      and {{ is_product_to_refresh('product_id', some) }}
     group by product_id
     {% else %}
     select cast(null as bigint) as product_id, cast(null as bigint) as change_to_t where false

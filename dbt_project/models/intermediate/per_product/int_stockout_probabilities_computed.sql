@@ -7,6 +7,7 @@
 -- more terms: 100 M of them for 2.6 M products at the benchmark tier).
 {% set horizon = var('horizon_days') | float %}
 {% set threshold = var('stockout_threshold') | float %}
+{% set some = refreshes_some_products() %}
 
 with inputs as (
     select
@@ -22,6 +23,7 @@ with inputs as (
     from {{ ref('int_product_demand_summarized') }} as demand
     inner join {{ ref('int_stock_on_hand_computed') }} as stock
         on stock.product_id = demand.product_id
+    where {{ is_product_to_refresh('demand.product_id', some) }}
 ),
 
 shaped as (

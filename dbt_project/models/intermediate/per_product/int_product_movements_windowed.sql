@@ -6,6 +6,7 @@
 -- int_inventory_movements. So a refresh reads 28 days of hourly aggregates, never raw history.
 -- depends_on: {{ ref('int_inventory_movements') }}
 {% set T = as_of_epoch() %}
+{% set some = refreshes_some_products() %}
 {% set window_start = T - 28 * 86400 %}
 {% set offset = T % 3600 %}
 {% set cut_hours = [] %}
@@ -20,6 +21,7 @@ with whole_hours as (
     from {{ ref('int_product_hourly_movements') }}
     where hour_end_epoch - 3600 >= {{ window_start }}
       and hour_end_epoch <= {{ T }}
+      and {{ is_product_to_refresh('product_id', some) }}
     {% if offset != 0 %}
       and hour_end_epoch - 3600 not in ({{ cut_hours | join(', ') }})
     {% endif %}
@@ -36,6 +38,7 @@ cut_hour_events as (
     from {{ ref('int_inventory_movements') }}
     where occurred_at_epoch > {{ [hour_start, window_start] | max }}
       and occurred_at_epoch <= {{ [hour_start + 3600, T] | min }}
+      and {{ is_product_to_refresh('product_id', some) }}
     {{ 'union all' if not loop.last }}
     {% else %}
     select

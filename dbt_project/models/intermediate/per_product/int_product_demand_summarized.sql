@@ -8,9 +8,11 @@
 {% endif %}
 
 {% set decay = 1 - alpha %}
+{% set some = refreshes_some_products() %}
 
 with runs as (
     select * from {{ ref('int_product_slice_runs') }}
+    where {{ is_product_to_refresh('product_id', some) }}
 ),
 
 summed as (
@@ -70,6 +72,7 @@ with_stddev as (
         0.0 as daily_sales_stddev_28d
     from {{ ref('int_stock_on_hand_computed') }} as stock
     where not exists (select 1 from runs where runs.product_id = stock.product_id)
+      and {{ is_product_to_refresh('stock.product_id', some) }}
 )
 
 select
