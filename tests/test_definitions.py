@@ -36,6 +36,8 @@ INTERMEDIATE = {
     "int_product_hourly_movements",
     "int_product_movements_windowed",
     "int_products_enriched",
+    "int_products_to_refresh",
+    "int_product_risk_assessed",
     "int_stock_on_hand_computed",
     "int_stock_changes_sliced",
     "int_product_slice_runs",

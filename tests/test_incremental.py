@@ -136,22 +136,41 @@ def test_daily_incremental_refreshes_publish_what_one_refresh_publishes(replayed
 # including after a 19.5-hour gap and at a T that is not on the hour.
 HOURLY_REPLAY = [(0, "all"), (1, "some"), (2, "some"), (2.5, "some"), (3.5, "some"), (23, "some"),
                  (24, "all"), (25, "some"), (26, "some")]  # fmt: skip
-LATE_SALE = {"pid": 7, "quantity": 5, "hours": 24.5}  # arrives with the last refresh, 1.5 h late
+LATE_SALE = {"quantity": 5, "hours": 24.5}  # arrives with the last refresh, 1.5 h late
 
 
-def _add_late_sale(sources: Path, at: int) -> None:
+def _quiet_product(shop: Path, previous: int, now: int) -> int:
+    """A product that nothing else brings into the last hourly refresh: no movement in the
+    stretches its slice boundaries sweep, (previous - k days, now - k days], and none among
+    the rows that arrive with it. Only the late sale can make it change."""
+    swept = " or ".join(
+        f"(timestamp > {previous - k * 86400} and timestamp <= {now - k * 86400})" for k in range(29)
+    )
+    with sqlite3.connect(shop / "transactions.sqlite") as conn:
+        (first_new,) = conn.execute(
+            "select min(id) from inventory_change where timestamp > ?", [previous]
+        ).fetchone()
+        (pid,) = conn.execute(
+            "select min(id) from products where id not in "
+            f"(select pid from inventory_change where ({swept}) or id >= ?)",
+            [first_new],
+        ).fetchone()
+    assert pid is not None, "every product moved in the last hour's swept stretches: no quiet product"
+    return pid
+
+
+def _add_late_sale(sources: Path, pid: int, at: int) -> None:
     """A sale that happened at `at` but reaches the transaction database only now (the next
     id), with the inventory service already showing it."""
     with sqlite3.connect(sources / "transactions.sqlite") as conn:
         conn.execute(
             "insert into inventory_change (id, pid, type, quantity, timestamp, customer_id) "
             "select max(id) + 1, ?, 'sale', ?, ?, 1 from inventory_change",
-            [LATE_SALE["pid"], LATE_SALE["quantity"], at],
+            [pid, LATE_SALE["quantity"], at],
         )
     with sqlite3.connect(sources / "inventory.sqlite") as conn:
         conn.execute(
-            "update inventory set quantity = quantity - ? where pid = ?",
-            [LATE_SALE["quantity"], LATE_SALE["pid"]],
+            "update inventory set quantity = quantity - ? where pid = ?", [LATE_SALE["quantity"], pid]
         )
 
 
@@ -170,13 +189,14 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
     end = pd.Timestamp(SIM_END_ISO).to_pydatetime()
     start = end - timedelta(hours=26)
     late_at = int((start + timedelta(hours=LATE_SALE["hours"])).timestamp())
+    late_pid = _quiet_product(shop, int((end - timedelta(hours=1)).timestamp()), int(end.timestamp()))
     hourly = tmp_path / "hourly"
     scopes = []
     for hours, _ in HOURLY_REPLAY:
         instant = start + timedelta(hours=hours)
         _sources_as_of(shop, hourly / "sources", int(instant.timestamp()))
         if instant == end:
-            _add_late_sale(hourly / "sources", late_at)
+            _add_late_sale(hourly / "sources", late_pid, late_at)
         if hours == 25:
             landed = sorted((hourly / "landing" / "sales").glob("changes_*.parquet"))[-1]
             pq.write_table(pq.read_table(landed).slice(0, 5), landed.with_name("redelivered_sales.parquet"))
@@ -191,10 +211,10 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
 
     once = tmp_path / "once"
     _sources_as_of(shop, once / "sources", int(end.timestamp()))
-    _add_late_sale(once / "sources", late_at)
+    _add_late_sale(once / "sources", late_pid, late_at)
     _refresh(once, SIM_END_ISO)
     _assert_same_marts(hourly, once)
-    late = _published(hourly, "product_velocity").set_index("product_id").loc[LATE_SALE["pid"]]
+    late = _published(hourly, "product_velocity").set_index("product_id").loc[late_pid]
     assert late["units_sold_7d"] >= LATE_SALE["quantity"]
 
 

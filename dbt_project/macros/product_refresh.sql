@@ -115,7 +115,8 @@
 {#- Whether this run recomputes only the products of int_products_to_refresh: that model ran
     in this run at this T and found a baseline this model is at least as new as. -#}
 {% macro refreshes_some_products() -%}
-    {%- if not execute or not is_incremental() or flags.FULL_REFRESH -%}{{ return(false) }}{%- endif -%}
+    {#- a dbt unit test has no relation of its own (`this` is none): it computes every row -#}
+    {%- if not execute or this is none or not is_incremental() or flags.FULL_REFRESH -%}{{ return(false) }}{%- endif -%}
     {%- set records = product_refresh_records() -%}
     {%- set listing = records.get('int_products_to_refresh') -%}
     {%- set own = records.get(this.name) -%}
@@ -129,7 +130,8 @@
 {#- A filter on a product id column: true for the products this run recomputes. Evaluated
     once per model (the decision must be the same in its filters and its pre-hook). -#}
 {% macro is_product_to_refresh(column, some) -%}
-    {%- set listing = ref('int_products_to_refresh') -%}
+    {#- the ref makes dbt run int_products_to_refresh first; a unit test (no `this`) has no use for it -#}
+    {%- set listing = ref('int_products_to_refresh') if this is not none else none -%}
     {%- if some -%}
         {{ column }} in (select product_id from {{ listing }})
     {%- else -%}
