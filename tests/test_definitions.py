@@ -38,6 +38,8 @@ INTERMEDIATE = {
     "int_products_enriched",
     "int_products_to_refresh",
     "int_product_risk_assessed",
+    "int_stock_events_detected",
+    "int_daily_product_movements_listed",
     "int_stock_on_hand_computed",
     "int_stock_changes_sliced",
     "int_product_slice_runs",

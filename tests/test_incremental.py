@@ -174,10 +174,10 @@ def _add_late_sale(sources: Path, pid: int, at: int) -> None:
         )
 
 
-def _product_refresh_scope(data_dir: Path) -> tuple[str, int]:
+def _product_refresh_scope(data_dir: Path, model: str = "int_products_to_refresh") -> tuple[str, int]:
     with duckdb.connect(str(data_dir / "warehouse" / "warehouse.duckdb"), read_only=True) as connection:
         (scope,) = connection.execute(
-            "select scope from intermediate.product_refresh_state where model_name = 'int_products_to_refresh'"
+            "select scope from intermediate.product_refresh_state where model_name = ?", [model]
         ).fetchone()
         (listed,) = connection.execute("select count(*) from intermediate.int_products_to_refresh").fetchone()
     return scope, listed
@@ -191,7 +191,7 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
     late_at = int((start + timedelta(hours=LATE_SALE["hours"])).timestamp())
     late_pid = _quiet_product(shop, int((end - timedelta(hours=1)).timestamp()), int(end.timestamp()))
     hourly = tmp_path / "hourly"
-    scopes = []
+    scopes, day_scopes = [], []
     for hours, _ in HOURLY_REPLAY:
         instant = start + timedelta(hours=hours)
         _sources_as_of(shop, hourly / "sources", int(instant.timestamp()))
@@ -202,7 +202,12 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
             pq.write_table(pq.read_table(landed).slice(0, 5), landed.with_name("redelivered_sales.parquet"))
         _refresh(hourly, format_instant(instant))
         scopes.append(_product_refresh_scope(hourly))
+        day_scopes.append(_product_refresh_scope(hourly, "int_daily_product_movements_listed")[0])
     assert [scope for scope, _ in scopes] == [scope for _, scope in HOURLY_REPLAY]
+    # the product days move for every product when the UTC day changes (at 23 h: 09:00 the next day)
+    assert day_scopes == [
+        "all" if hours in (0, 23, 24) else scope for hours, scope in HOURLY_REPLAY
+    ], day_scopes
     # an hour's refresh recomputes a part of the catalogue, not all of it
     hour_later = [
         listed for (hours, _), (_, listed) in zip(HOURLY_REPLAY[1:], scopes[1:]) if hours in (1, 2, 26)

@@ -17,10 +17,11 @@
     first run or a --full-refresh, when T moved backwards or by a day or more, when a landed
     inventory read or the catalogue changed, when a risk setting (dbt var) or one of these
     models' SQL changed, and when some model of the chain is missing its record (a run
-    killed half-way, or a model run on its own). Each model records, in the same
-    transaction as its rows, the T and load it is now up to date with
-    (`intermediate.product_refresh_state`), so a killed run leaves every model either at its
-    old state or at the new one, and the next run starts from the oldest. -#}
+    killed half-way, or a model run on its own). A model whose rows are UTC calendar days
+    (meta rows_hold_the_utc_day) also recomputes them all at the first refresh of a new day.
+    Each model records, in the same transaction as its rows, the T and load it is now up to
+    date with (`intermediate.product_refresh_state`), so a killed run leaves every model
+    either at its old state or at the new one, and the next run starts from the oldest. -#}
 
 {#- The models kept per product: those under models/intermediate/per_product/. -#}
 {% macro product_refresh_models() -%}
@@ -121,6 +122,10 @@
     {%- set listing = records.get('int_products_to_refresh') -%}
     {%- set own = records.get(this.name) -%}
     {%- if listing is none or own is none or listing.scope != 'some' -%}{{ return(false) }}{%- endif -%}
+    {#- rows of calendar days (relative to T's UTC day) move for every product when the day changes -#}
+    {%- if config.get('meta', {}).get('rows_hold_the_utc_day') and own.as_of_epoch // 86400 != as_of_epoch() // 86400 -%}
+        {{ return(false) }}
+    {%- endif -%}
     {%- set fingerprint = product_refresh_fingerprint() -%}
     {{ return(listing.as_of_epoch == as_of_epoch() and listing.fingerprint == fingerprint
         and own.fingerprint == fingerprint and own.as_of_epoch <= as_of_epoch()
