@@ -205,9 +205,9 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
         day_scopes.append(_product_refresh_scope(hourly, "int_daily_product_movements_listed")[0])
     assert [scope for scope, _ in scopes] == [scope for _, scope in HOURLY_REPLAY]
     # the product days move for every product when the UTC day changes (at 23 h: 09:00 the next day)
-    assert day_scopes == [
-        "all" if hours in (0, 23, 24) else scope for hours, scope in HOURLY_REPLAY
-    ], day_scopes
+    assert day_scopes == ["all" if hours in (0, 23, 24) else scope for hours, scope in HOURLY_REPLAY], (
+        day_scopes
+    )
     # an hour's refresh recomputes a part of the catalogue, not all of it
     hour_later = [
         listed for (hours, _), (_, listed) in zip(HOURLY_REPLAY[1:], scopes[1:]) if hours in (1, 2, 26)

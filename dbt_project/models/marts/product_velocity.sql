@@ -1,4 +1,8 @@
 -- Sales velocity of every product that sold in the last 28 days (DESIGN.md §4).
+-- A view, as days_to_stockout: the measures are stored per product, and only as_of changes
+-- for every row at every refresh.
+{{ config(materialized='view') }}
+
 select
     {{ as_of_timestamp() }} as as_of,
     product_id,
