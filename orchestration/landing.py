@@ -518,22 +518,55 @@ def land_snapshot(
     return LandedFile(path=path, rows=rows, snapshot_at=read_at)
 
 
-def land_catalog(source: TransactionDatabase, table: str, folder: Path) -> LandedFile:
+def land_catalog(
+    source: TransactionDatabase,
+    table: str,
+    folder: Path,
+    read_at: datetime | None = None,
+    interval: timedelta = timedelta(0),
+) -> LandedFile:
     """Land the current `products` or `suppliers` table, replacing the previous copy only
-    when its content changed (so an unchanged catalogue leaves the file untouched)."""
+    when its content changed (so an unchanged catalogue leaves the file untouched).
+
+    Within `interval` after the last full read (the landed file's modification time, set to
+    `read_at` by each full read), the table is read in full again only when its row count or
+    largest id moved: a product added or removed lands at once, while an edit to an existing
+    row (a new name, price or supplier) waits for the next full read, as stock waits for the
+    next inventory snapshot. A full read of 10 M products is about 6 s of an hourly refresh."""
     folder.mkdir(parents=True, exist_ok=True)
     remove_leftovers(folder)
-    current = source.read_catalog(table)
     path = folder / f"{table}.parquet"
+    read_at = read_at or datetime.now(timezone.utc)
+    if interval > timedelta(0) and path.exists():
+        last_read = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        if read_at - interval < last_read <= read_at and source.catalog_extent(table) == _landed_extent(path):
+            return LandedFile(path=None, rows=pq.read_metadata(path).num_rows)
+    current = source.read_catalog(table)
     digest = content_sha256(current)
     # The hash in the landed file's footer stands for its rows. Comparing it costs hashing
     # the rows just read (about 1.5 s for 10 M products), which a changed catalogue needs
     # anyway, instead of reading the landed file again (2.2 s) and comparing the tables.
-    if path.exists() and _content_hash(path) == digest:
-        return LandedFile(path=None, rows=current.num_rows)
-    schema = current.schema.with_metadata({CONTENT_HASH_KEY: digest})
-    rows = write_parquet_atomically(current, schema, path)
-    return LandedFile(path=path, rows=rows)
+    if not (path.exists() and _content_hash(path) == digest):
+        schema = current.schema.with_metadata({CONTENT_HASH_KEY: digest})
+        write_parquet_atomically(current, schema, path)
+        landed = path
+    else:
+        landed = None
+    os.utime(path, (read_at.timestamp(), read_at.timestamp()))
+    return LandedFile(path=landed, rows=current.num_rows)
+
+
+def _landed_extent(path: Path) -> tuple[int, int]:
+    """Row count and largest id of a landed catalogue file, from its footer alone."""
+    metadata = pq.read_metadata(path)
+    column = metadata.schema.to_arrow_schema().get_field_index("id")
+    largest = 0
+    for group in range(metadata.num_row_groups):
+        statistics = metadata.row_group(group).column(column).statistics
+        if statistics is None or not statistics.has_min_max:
+            return metadata.num_rows, -1  # no statistics: never equal, so the table is read
+        largest = max(largest, int(statistics.max))
+    return metadata.num_rows, largest
 
 
 def content_sha256(table: pa.Table) -> str:

@@ -21,6 +21,7 @@ class Settings:
     transactions_url: str
     inventory_url: str
     snapshot_interval_hours: float
+    catalog_interval_hours: float
     mart_retention_hours: float
     max_at_risk_change_factor: float
     sensor_interval_seconds: int
@@ -71,6 +72,7 @@ def load_settings() -> Settings:
         or f"sqlite:///{sources / 'transactions.sqlite'}",
         inventory_url=os.environ.get("STOCKOUT_INVENTORY_URL") or f"sqlite:///{sources / 'inventory.sqlite'}",
         snapshot_interval_hours=float(os.environ.get("STOCKOUT_SNAPSHOT_INTERVAL_HOURS", "24")),
+        catalog_interval_hours=float(os.environ.get("STOCKOUT_CATALOG_INTERVAL_HOURS", "24")),
         mart_retention_hours=float(os.environ.get("STOCKOUT_MART_RETENTION_HOURS", "24")),
         max_at_risk_change_factor=float(os.environ.get("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "5")),
         sensor_interval_seconds=int(os.environ.get("STOCKOUT_SENSOR_INTERVAL_SECONDS", "300")),

@@ -181,6 +181,19 @@ class TransactionDatabase:
             _check_columns(connection, "inventory_change", INVENTORY_CHANGE_SCHEMA, self.url)
             yield from _stream(connection, query, schema, "inventory_change", self.url, batch_rows)
 
+    def catalog_extent(self, table: str) -> tuple[int, int]:
+        """Row count and largest id of `products` or `suppliers`: cheap (an index scan), and
+        they move whenever a row is added or removed, which a full read must then follow."""
+        with closing(self._connect()) as connection:
+            _check_columns(connection, table, CATALOG_SCHEMAS[table], self.url)
+            with closing(connection.cursor()) as cursor:
+                # Two queries: SQLite answers max(id) alone from the primary key, not with count(*).
+                cursor.execute(f"SELECT count(*) FROM {table}")
+                (count,) = cursor.fetchone()
+                cursor.execute(f"SELECT max(id) FROM {table}")
+                (largest,) = cursor.fetchone()
+        return int(count), int(largest or 0)
+
     def read_catalog(self, table: str) -> pa.Table:
         """The whole `products` or `suppliers` table."""
         schema = CATALOG_SCHEMAS[table]

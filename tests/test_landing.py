@@ -237,6 +237,36 @@ def test_unchanged_catalogue_is_not_rewritten(tmp_path: Path) -> None:
     assert changed.path is not None and pq.read_table(changed.path).num_rows == 3
 
 
+def test_within_the_interval_only_an_added_or_removed_product_reads_the_catalogue_again(
+    tmp_path: Path,
+) -> None:
+    source, _, transactions = make_sources(tmp_path)
+    folder = tmp_path / "landing" / "products"
+    day = timedelta(hours=24)
+
+    def names(landed_at: datetime) -> list[str]:
+        landing.land_catalog(source, "products", folder, read_at=landed_at, interval=day)
+        return pq.read_table(folder / "products.parquet")["name"].to_pylist()
+
+    assert names(READ_AT) == ["Mug", "Cup"]
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("update products set name = 'Big mug' where id = 1")
+    assert names(READ_AT + timedelta(hours=1)) == ["Mug", "Cup"]  # an edit waits
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("insert into products values (3, 'Jug', 'SKU-3', 9.0, 1)")
+    assert names(READ_AT + timedelta(hours=2)) == ["Big mug", "Cup", "Jug"]  # an addition does not
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("delete from products where id = 2")
+    assert names(READ_AT + timedelta(hours=3)) == ["Big mug", "Jug"]  # nor a removal
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("update products set name = 'Small jug' where id = 3")
+    assert names(READ_AT + timedelta(hours=26)) == ["Big mug", "Jug"]  # 23 h after the last full read
+    assert names(READ_AT + timedelta(hours=27)) == ["Big mug", "Small jug"]  # 24 h after it
+    with sqlite3.connect(transactions) as connection:
+        connection.execute("update products set name = 'Mug' where id = 1")
+    assert names(READ_AT) == ["Mug", "Small jug"]  # an instant before the last full read: read again
+
+
 def test_a_landed_catalogue_carries_the_hash_of_its_rows(tmp_path: Path) -> None:
     """dbt rebuilds the enriched catalogue only when this hash changes (int_products_enriched)."""
     source, _, transactions = make_sources(tmp_path)

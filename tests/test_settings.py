@@ -32,3 +32,4 @@ def test_settings_default_under_the_data_dir(data_dir) -> None:
     assert settings.inventory_url == f"sqlite:///{data_dir / 'sources' / 'inventory.sqlite'}"
     assert settings.mart_database == data_dir / "mart" / "analytics.duckdb"
     assert settings.snapshot_interval_hours == 24
+    assert settings.catalog_interval_hours == 24

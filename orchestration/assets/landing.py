@@ -180,10 +180,14 @@ def inventory_snapshots(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
     )
 
 
-def _land_catalog(table: str) -> dg.MaterializeResult:
+def _land_catalog(table: str, interval: timedelta = timedelta(0)) -> dg.MaterializeResult:
     settings = load_settings()
     landed = landing.land_catalog(
-        TransactionDatabase(settings.transactions_url), table, settings.landing_dir / table
+        TransactionDatabase(settings.transactions_url),
+        table,
+        settings.landing_dir / table,
+        read_at=now(),
+        interval=interval,
     )
     return dg.MaterializeResult(
         metadata={"rows": dg.MetadataValue.int(landed.rows), "changed": landed.path is not None}
@@ -192,13 +196,15 @@ def _land_catalog(table: str) -> dg.MaterializeResult:
 
 @dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
 def products(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
-    """The product catalogue (`products`)."""
-    return _land_catalog("products")
+    """The product catalogue (`products`): read in full when the last full read is older than
+    STOCKOUT_CATALOG_INTERVAL_HOURS (24 by default) or when a product was added or removed
+    (its row count or largest id moved); an edited product waits for the next full read."""
+    return _land_catalog("products", timedelta(hours=load_settings().catalog_interval_hours))
 
 
 @dg.asset(group_name=LANDING_GROUP, kinds={"sqlite", "parquet"}, partitions_def=REFRESH_PARTITIONS)
 def suppliers(warehouse_lock: WarehouseLock) -> dg.MaterializeResult:
-    """Suppliers and their lead times (`suppliers`)."""
+    """Suppliers and their lead times (`suppliers`): a small table, read at every refresh."""
     return _land_catalog("suppliers")
 
 
