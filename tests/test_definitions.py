@@ -114,7 +114,7 @@ def test_dbt_tests_are_asset_checks_on_the_at_risk_table(asset_graph) -> None:
     assert "unique_at_risk_in_a_week_risk_rank" in on_at_risk
     assert "not_null_at_risk_in_a_week_product_id" in on_at_risk
     assert any(name.startswith("accepted_values_at_risk_in_a_week_stock_status") for name in on_at_risk)
-    assert ("days_to_stockout", "unique_days_to_stockout_product_id") in checks
+    assert ("days_to_stockout", "not_null_days_to_stockout_product_id") in checks
     assert ("at_risk_in_a_week", "at_risk_table_is_publishable") in checks
 
 

@@ -9,7 +9,10 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook=["{{ forget_catalogue_if_changed() }}"],
-        post_hook=["{{ record_catalogue_fingerprint() }}"],
+        post_hook=[
+            "{{ assert_one_row_per_key() if not is_incremental() or catalogue_changed() else '' }}",
+            "{{ record_catalogue_fingerprint() }}",
+        ],
     )
 }}
 select

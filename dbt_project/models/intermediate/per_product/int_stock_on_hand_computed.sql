@@ -13,7 +13,7 @@
 {% set latest_read_epoch = reads_before[-1] if reads_before else -1 %}
 {#- Only when some product is missing from the latest read are the other reads and older
     movements searched (at the benchmark tier, every refresh scanned every read otherwise). -#}
-{% set any_missing = any_product_missing_from_read(latest_read_epoch) %}
+{% set any_missing = any_product_missing_from_read(latest_read_epoch, some) %}
 
 with products as (
     select product_id from {{ ref('int_products_enriched') }}
