@@ -539,8 +539,9 @@ def land_catalog(
     read_at = read_at or datetime.now(timezone.utc)
     if interval > timedelta(0) and path.exists():
         last_read = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-        if read_at - interval < last_read <= read_at and source.catalog_extent(table) == _landed_extent(path):
-            return LandedFile(path=None, rows=pq.read_metadata(path).num_rows)
+        landed_extent = _landed_extent(path)
+        if read_at - interval < last_read <= read_at and source.catalog_extent(table) == landed_extent:
+            return LandedFile(path=None, rows=landed_extent[0])
     current = source.read_catalog(table)
     digest = content_sha256(current)
     # The hash in the landed file's footer stands for its rows. Comparing it costs hashing
