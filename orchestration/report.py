@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.publish import version_relation_sql
 from orchestration.settings import format_instant
 
 TABLE_COLUMNS = (
@@ -116,27 +117,27 @@ def _days_chart(counts: list[int]) -> str:
 
 
 def render_report(version_folder: Path, as_of: datetime, newest_event_at: datetime | None) -> str:
-    def parquet(relation: str) -> str:
-        return "read_parquet('" + str(version_folder / f"{relation}.parquet").replace("'", "''") + "')"
+    def published(relation: str) -> str:
+        return f"({version_relation_sql(version_folder, relation)})"
 
     with duckdb.connect() as connection:
         columns = ", ".join(name for name, _ in TABLE_COLUMNS)
         at_risk = connection.execute(
-            f"select {columns} from {parquet('at_risk_in_a_week')} order by risk_rank limit {REPORT_ROWS}"
+            f"select {columns} from {published('at_risk_in_a_week')} order by risk_rank limit {REPORT_ROWS}"
         ).fetchall()
         (at_risk_count,) = connection.execute(
-            f"select count(*) from {parquet('at_risk_in_a_week')}"
+            f"select count(*) from {published('at_risk_in_a_week')}"
         ).fetchone()
         bucket_sql = ", ".join(
             f"count(*) filter (where days_to_stockout >= {low} and days_to_stockout < {high})"
             for low, high in DAY_BUCKETS
         )
         counts = list(
-            connection.execute(f"select {bucket_sql} from {parquet('days_to_stockout')}").fetchone()
+            connection.execute(f"select {bucket_sql} from {published('days_to_stockout')}").fetchone()
         )
         changes = connection.execute(
             f"select change, product_name, sku, previous_as_of, count(*) over (partition by change) "
-            f"from {parquet('at_risk_changes')} "
+            f"from {published('at_risk_changes')} "
             f"qualify row_number() over (partition by change order by product_name, sku) <= {CHANGES_LISTED} "
             "order by change, product_name, sku"
         ).fetchall()

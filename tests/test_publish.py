@@ -10,6 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import SIM_END_ISO, run_cli, write_small_shop
+
 from orchestration import publish
 
 AS_OF = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
@@ -22,7 +24,9 @@ def warehouse(tmp_path: Path) -> Path:
     with duckdb.connect(str(path)) as connection:
         connection.execute("create schema marts")
         for relation in publish.PUBLISHED_RELATIONS:
-            connection.execute(f"create table marts.{relation} as select 1 as product_id, 'v1' as label")
+            if relation not in publish.SPLIT_RELATIONS:
+                connection.execute(f"create table marts.{relation} as select 1 as product_id, 'v1' as label")
+        create_split_days_to_stockout(connection, products=1)
         # every refresh's list: a row for 12:00 and one for 13:00
         connection.execute(
             "create or replace table marts.at_risk_history as select * from (values "
@@ -41,10 +45,36 @@ def warehouse(tmp_path: Path) -> Path:
     return path
 
 
-def set_label(warehouse: Path, label: str) -> None:
+def create_split_days_to_stockout(connection: duckdb.DuckDBPyConnection, products: int) -> None:
+    """days_to_stockout as the warehouse keeps it: stamped per-product rows, and a view adding
+    the columns that hold T (here 12:00; the published ones hold the version's T)."""
+    connection.execute("create schema if not exists intermediate")
+    connection.execute(
+        "create or replace table intermediate.int_product_risk_assessed as "
+        "select range + 1 as product_id, 'v1' as label, range + 0.5 as days_to_stockout, "
+        f"range = 0 as is_at_risk, current_timestamp as written_at from range({products})"
+    )
+    connection.execute(
+        "create or replace view marts.days_to_stockout as select timestamp '2026-11-21 12:00:00' as as_of, "
+        "product_id, label, days_to_stockout, date '2026-11-21' as projected_stockout_date, is_at_risk, "
+        "case when is_at_risk then 1 end as risk_rank from intermediate.int_product_risk_assessed"
+    )
+
+
+def set_label(warehouse: Path, label: str, where: str = "true") -> None:
+    """A refresh that rewrote some rows: new labels, and for days_to_stockout new stamps."""
     with duckdb.connect(str(warehouse)) as connection:
         for relation in publish.PUBLISHED_RELATIONS:
-            connection.execute(f"update marts.{relation} set label = ?", [label])
+            if relation not in publish.SPLIT_RELATIONS:
+                connection.execute(f"update marts.{relation} set label = ?", [label])
+        connection.execute(
+            f"update intermediate.int_product_risk_assessed set label = ?, written_at = current_timestamp where {where}",
+            [label],
+        )
+
+
+def published_files(version_folder: Path, relation: str) -> list[Path]:
+    return sorted(version_folder.glob(f"{relation}.*parquet"))
 
 
 def read_label(mart_dir: Path) -> str:
@@ -57,7 +87,12 @@ def test_publish_writes_a_version_and_views_over_it(warehouse: Path, tmp_path: P
     published = publish.publish(warehouse, mart, AS_OF, "abcdef123456", timedelta(hours=24), AS_OF)
     assert published.version == "20261121T120000Z_abcdef12"
     assert sorted(p.name for p in published.folder.iterdir()) == sorted(
-        f"{name}.parquet" for name in publish.PUBLISHED_RELATIONS if name not in publish.APPENDED_RELATIONS
+        [
+            f"{name}.parquet"
+            for name in publish.PUBLISHED_RELATIONS
+            if name not in (*publish.APPENDED_RELATIONS, *publish.SPLIT_RELATIONS)
+        ]
+        + [f"days_to_stockout{suffix}" for suffix in (publish.BASE_SUFFIX, publish.DELTA_SUFFIX)]
     )
     assert [p.name for p in (mart / "history" / "at_risk_history").iterdir()] == ["20261121T120000Z.parquet"]
     assert published.row_counts == {name: 1 for name in publish.PUBLISHED_RELATIONS}
@@ -176,3 +211,98 @@ def test_the_at_risk_table_is_published_in_rank_order_in_small_row_groups(
     assert ranks == list(range(1, rows + 1))
     assert [count for count, _, _ in groups] == [publish.SORTED_ROW_GROUP_ROWS] * 3 + [5]
     assert [(int(low), int(high)) for _, low, high in groups][0] == (1, publish.SORTED_ROW_GROUP_ROWS)
+
+
+def published_days_to_stockout(mart: Path) -> list[tuple]:
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        return connection.execute("select * from days_to_stockout order by product_id").fetchall()
+
+
+def test_days_to_stockout_is_a_base_and_the_rows_written_since(warehouse: Path, tmp_path: Path) -> None:
+    # An hourly refresh rewrites a few products' rows; a version links the previous base and
+    # writes only those rows, found by their stamps, whichever way the clock went.
+    mart = tmp_path / "mart"
+    with duckdb.connect(str(warehouse)) as connection:
+        create_split_days_to_stockout(connection, products=100)
+    first = publish.publish(warehouse, mart, AS_OF, "run00001", timedelta(hours=24), AS_OF)
+    base, delta = published_files(first.folder, "days_to_stockout")
+    assert base.name.endswith(publish.BASE_SUFFIX) and delta.name.endswith(publish.DELTA_SUFFIX)
+    assert first.row_counts["days_to_stockout"] == 100
+
+    set_label(warehouse, "v2", where="product_id in (3, 4)")
+    with duckdb.connect(str(warehouse)) as connection:  # a stamp older than the base's rows
+        connection.execute(
+            "update intermediate.int_product_risk_assessed set label = 'v2', "
+            "written_at = timestamp '2001-01-01' where product_id = 5"
+        )
+    second = publish.publish(
+        warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24), AS_OF
+    )
+    second_base, second_delta = published_files(second.folder, "days_to_stockout")
+    assert second_base.stat().st_ino == base.stat().st_ino  # the same file, linked
+    with duckdb.connect() as connection:
+        delta_ids = connection.execute(
+            f"select product_id from read_parquet('{second_delta}') order by 1"
+        ).fetchall()
+    assert delta_ids == [(3,), (4,), (5,)]
+    rows = published_days_to_stockout(mart)
+    assert [row[2] for row in rows] == ["v1"] * 2 + ["v2"] * 3 + ["v1"] * 95
+    # the columns that hold T are the new version's, in the warehouse view's order: product 1
+    # runs out 0.5 days after 13:00 (01:00 on the 22nd), product 2 1.5 days after
+    at_13 = datetime(2026, 11, 21, 13, 0)
+    assert rows[0] == (at_13, 1, "v1", 0.5, datetime(2026, 11, 22).date(), True, 1)
+    assert rows[1] == (at_13, 2, "v1", 1.5, datetime(2026, 11, 23).date(), False, None)
+
+    # a product gone from the warehouse is gone from the published rows: the old base holds
+    # it, so the version gets a new base
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("delete from intermediate.int_product_risk_assessed where product_id = 100")
+    third = publish.publish(
+        warehouse, mart, AS_OF + timedelta(hours=2), "run00003", timedelta(hours=24), AS_OF
+    )
+    third_base, _ = published_files(third.folder, "days_to_stockout")
+    assert third_base.stat().st_ino != base.stat().st_ino
+    assert len(published_days_to_stockout(mart)) == 99 == third.row_counts["days_to_stockout"]
+
+    # a refresh that rewrote most products gets a new base too
+    set_label(warehouse, "v3", where="product_id > 20")
+    fourth = publish.publish(
+        warehouse, mart, AS_OF + timedelta(hours=3), "run00004", timedelta(hours=24), AS_OF
+    )
+    fourth_base, fourth_delta = published_files(fourth.folder, "days_to_stockout")
+    assert fourth_base.stat().st_ino != third_base.stat().st_ino
+    with duckdb.connect() as connection:
+        assert connection.execute(f"select count(*) from read_parquet('{fourth_delta}')").fetchone() == (0,)
+    assert [row[2] for row in published_days_to_stockout(mart)].count("v3") == 79
+
+
+def test_the_published_days_to_stockout_is_the_warehouse_view_row_for_row(data_dir: Path) -> None:
+    # A real refresh, then an hourly one that recomputes a few products: its version is the
+    # first one's base and a delta, and reads exactly as the dbt view does, columns in order.
+    write_small_shop(data_dir, products=2000, customers=200, sales_per_day=300)
+    assert run_cli("refresh", "--as-of", SIM_END_ISO).returncode == 0
+    hourly = run_cli(
+        "refresh", "--as-of", "2026-11-21T13:00:00Z", env={"STOCKOUT_NOW": "2026-11-21T13:00:00Z"}
+    )
+    assert hourly.returncode == 0, hourly.stdout + hourly.stderr
+    first, second = sorted((data_dir / "mart" / "versions").iterdir())
+    assert (second / "days_to_stockout.base.parquet").stat().st_ino == (
+        first / "days_to_stockout.base.parquet"
+    ).stat().st_ino
+    with duckdb.connect(str(data_dir / "mart" / "analytics.duckdb"), read_only=True) as connection:
+        (delta_rows,) = connection.execute(
+            f"select count(*) from read_parquet('{second / 'days_to_stockout.delta.parquet'}')"
+        ).fetchone()
+        assert 0 < delta_rows < 2000 * publish.NEW_BASE_SHARE
+        connection.execute(f"attach '{data_dir / 'warehouse' / 'warehouse.duckdb'}' as warehouse (read_only)")
+        published = connection.execute("describe days_to_stockout").fetchall()
+        built = connection.execute("describe warehouse.marts.days_to_stockout").fetchall()
+        assert [column[:2] for column in published] == [column[:2] for column in built]
+        ours, theirs = "days_to_stockout", "warehouse.marts.days_to_stockout"
+        for one, other in ((ours, theirs), (theirs, ours)):
+            (differing,) = connection.execute(
+                f"select count(*) from (select * from {one} except all select * from {other})"
+            ).fetchone()
+            assert differing == 0, f"{differing} rows of {one} are not in {other}"
+        (count,) = connection.execute("select count(*) from days_to_stockout").fetchone()
+    assert count == 2000

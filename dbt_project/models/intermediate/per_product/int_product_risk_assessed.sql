@@ -82,4 +82,9 @@ assessed as (
     from measured
 )
 
-select * from assessed
+select
+    *,
+    -- when this row was written (the transaction's start): publishing copies only the rows
+    -- written since its last full copy of the table (orchestration/publish.py)
+    current_timestamp as written_at
+from assessed
