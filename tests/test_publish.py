@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import SIM_END_ISO, run_cli, write_small_shop
 
 from orchestration import publish
