@@ -12,11 +12,13 @@ its own instant to `mart/history/at_risk_history/`, and each version's view read
 up to its instant.
 
 `days_to_stockout` holds every product (10 M rows at the benchmark tier), of which an hourly
-refresh recomputes a few per cent, and copying it whole was most of a publish. A version
-holds it as two files instead: a base, every product's row as an earlier publish copied it
-(hard-linked from the previous version while it is still good), and a delta, the rows the
-warehouse wrote since (by their `written_at` stamp). Its view takes a product's delta row
-over its base row and adds the columns that hold T, as models/marts/days_to_stockout.sql does.
+refresh recomputes a few per cent, and copying it whole was most of a publish; so are
+`product_velocity` and `daily_product_movements`, over the same per-product tables. A version
+holds each such relation as two files instead: a base, the rows as an earlier publish copied
+them (hard-linked from the previous version while it is still good), and a delta, the rows the
+warehouse wrote since (found by their `written_at` stamps). Its view takes a product's delta
+rows over its base rows and adds the columns that hold T, as the dbt view in
+models/marts/ does.
 """
 
 from __future__ import annotations
@@ -58,15 +60,42 @@ INPROGRESS_SUFFIX = ".inprogress"
 # default row groups.
 SORTED_RELATIONS = {"at_risk_in_a_week": "risk_rank"}
 SORTED_ROW_GROUP_ROWS = 16_384
-# Relations published as base + delta (see the docstring): the warehouse table their rows are
-# kept in, with a `written_at` stamp per row, and the columns the dbt view computes from T.
-SPLIT_RELATIONS = {"days_to_stockout": "intermediate.int_product_risk_assessed"}
+
+
+@dataclass(frozen=True)
+class SplitRelation:
+    """Where a relation published as base + delta (see the docstring) keeps its rows: a
+    per-product warehouse table whose rows carry a `written_at` stamp and are rewritten a
+    product at a time, `key` the columns that tell its rows apart, `where` which of them the
+    dbt view shows. The files hold every row of the table, and the published view applies
+    `where`: a product whose recomputed row leaves the view then still has a delta row that
+    hides its base row."""
+
+    table: str
+    key: tuple[str, ...]
+    where: str = "true"
+
+
+SPLIT_RELATIONS = {
+    "days_to_stockout": SplitRelation("intermediate.int_product_risk_assessed", ("product_id",)),
+    # models/marts/product_velocity.sql: the products that sold in the 28 days
+    "product_velocity": SplitRelation(
+        "intermediate.int_product_demand_summarized", ("product_id",), "units_sold_28d > 0"
+    ),
+    "daily_product_movements": SplitRelation(
+        "intermediate.int_daily_product_movements_listed", ("product_id", "calendar_date")
+    ),
+}
+# The columns the dbt views compute from T, which the published views compute for the
+# version's T instead (version_relation_sql).
 COLUMNS_HOLDING_T = ("as_of", "projected_stockout_date", "risk_rank")
 BASE_SUFFIX = ".base.parquet"
 DELTA_SUFFIX = ".delta.parquet"
-# A publish writes a new base when the delta would hold more than this share of the rows
-# (at the benchmark tier an hour recomputes about 3 %, so a base lasts several hours).
-NEW_BASE_SHARE = 0.25
+# A publish writes a new base when the delta would hold more than this share of the rows: a
+# delta then costs at most half a base to write, and a reader at most 1.5 times the rows. At
+# the benchmark tier an hour recomputes about 3 % of the products, so a base lasts many hours
+# (daily_product_movements' rows are all rewritten on each new UTC day anyway).
+NEW_BASE_SHARE = 0.5
 # The delta file's key-value metadata: the published columns in order, for the view.
 PUBLISHED_COLUMNS_KEY = "published_columns"
 # zstd at level 1, not DuckDB's default 3: the files are as small (days_to_stockout at the
@@ -186,13 +215,14 @@ def export_split(
     """Write `relation` as base + delta into the `staging` version folder (see the module's
     docstring) and return its row count.
 
-    The delta holds the warehouse rows whose (product_id, written_at) the previous version's
+    The delta holds the warehouse rows whose key and `written_at` stamp the previous version's
     base lacks: whatever was written since, however the clock moved, found by the stamps
     alone. It goes over a hard link to that base when the two account for every warehouse row
     and no other (a product dropped from the catalogue is in the base alone), and the delta
     holds at most NEW_BASE_SHARE of the rows. Otherwise (no previous base, other columns, a
     refresh that recomputed every product) the version gets a new base and an empty delta."""
-    table = SPLIT_RELATIONS[relation]
+    split = SPLIT_RELATIONS[relation]
+    table = split.table
     published = _columns(connection, f"{MARTS_SCHEMA}.{relation}")
     stored = [column for column in published if column not in COLUMNS_HOLDING_T] + ["written_at"]
     rows = f"select {', '.join(_quoted(column) for column in stored)} from {table}"
@@ -214,21 +244,42 @@ def export_split(
             f"select count(*) from {table} where written_at > (select max(written_at) from {old})"
         ).fetchone()
         if newer <= NEW_BASE_SHARE * total:
+            same_row = " and ".join(
+                f"base.{_quoted(column)} = current_rows.{_quoted(column)}"
+                for column in (*split.key, "written_at")
+            )
             (changed,) = connection.execute(
-                f"copy ({rows} as current_rows where not exists (select 1 from {old} as base "
-                "where base.product_id = current_rows.product_id and base.written_at = current_rows.written_at)) "
+                f"copy ({rows} as current_rows where not exists (select 1 from {old} as base where {same_row})) "
                 f"to {_sql_string(str(delta))} ({options})"
             ).fetchone()
+            delta_products = f"(select product_id from read_parquet({_sql_string(str(delta))}))"
             (kept,) = connection.execute(
-                f"select count(*) from {old} as base where base.product_id not in "
-                f"(select product_id from read_parquet({_sql_string(str(delta))}))"
+                f"select count(*) from {old} as base where base.product_id not in {delta_products}"
             ).fetchone()
-            if changed <= NEW_BASE_SHARE * total and changed + kept == total:
+            # with several rows per product, the delta must hold all of a product's rows or
+            # none (the per-product models rewrite them together): then a base row that no
+            # warehouse row matches would make the counts differ
+            whole_products = (
+                len(split.key) == 1
+                or changed
+                == connection.execute(
+                    f"select count(*) from {table} where product_id in {delta_products}"
+                ).fetchone()[0]
+            )
+            if changed <= NEW_BASE_SHARE * total and changed + kept == total and whole_products:
                 _link_or_copy(previous_base, base)
-                return int(total)
+                return _shown_rows(connection, split, total)
     connection.execute(f"copy ({rows}) to {_sql_string(str(base))} ({options})")
     connection.execute(f"copy ({rows} where false) to {_sql_string(str(delta))} ({options})")
-    return int(total)
+    return _shown_rows(connection, split, total)
+
+
+def _shown_rows(connection: duckdb.DuckDBPyConnection, split: SplitRelation, total: int) -> int:
+    """The rows of a split relation its view shows, of the `total` its files hold."""
+    if split.where == "true":
+        return int(total)
+    (shown,) = connection.execute(f"select count(*) from {split.table} where {split.where}").fetchone()
+    return int(shown)
 
 
 def export_version(warehouse: Path, mart_dir: Path, version: str) -> dict[str, int]:
@@ -279,23 +330,26 @@ def version_relation_sql(version_folder: Path, relation: str) -> str:
             [PUBLISHED_COLUMNS_KEY],
         ).fetchone()
     as_of = _version_instant(folder.name)
-    # what models/marts/days_to_stockout.sql computes from T (tests/test_publish.py compares)
+    # what the dbt views in models/marts/ compute from T (tests/test_publish.py compares)
     holding_t = {
         "as_of": f"{_timestamp_literal(as_of)} as as_of",
         "projected_stockout_date": f"cast(make_timestamp(cast({int(as_of.timestamp())} + "
         "current_rows.days_to_stockout * 86400 as bigint) * 1000000) as date) as projected_stockout_date",
         "risk_rank": "ranks.risk_rank",
     }
-    select = ", ".join(
-        holding_t.get(column, f"current_rows.{_quoted(column)}") for column in columns.split(",")
+    names = columns.split(",")
+    select = ", ".join(holding_t.get(column, f"current_rows.{_quoted(column)}") for column in names)
+    ranks = (
+        f"left join read_parquet({_sql_string(str(folder / 'at_risk_in_a_week.parquet'))}) as ranks "
+        "on ranks.product_id = current_rows.product_id"
+        if "risk_rank" in names
+        else ""
     )
-    ranks = _sql_string(str(folder / "at_risk_in_a_week.parquet"))
     return (
         f"with delta as (select * from read_parquet({delta_file})), current_rows as ("
-        f"select * from delta union all select * from read_parquet({base_file}) "
-        "where product_id not in (select product_id from delta)) "
-        f"select {select} from current_rows "
-        f"left join read_parquet({ranks}) as ranks on ranks.product_id = current_rows.product_id"
+        f"select * from (select * from delta union all select * from read_parquet({base_file}) "
+        f"where product_id not in (select product_id from delta)) where {SPLIT_RELATIONS[relation].where}) "
+        f"select {select} from current_rows {ranks}"
     )
 
 

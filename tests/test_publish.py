@@ -25,7 +25,7 @@ def warehouse(tmp_path: Path) -> Path:
         for relation in publish.PUBLISHED_RELATIONS:
             if relation not in publish.SPLIT_RELATIONS:
                 connection.execute(f"create table marts.{relation} as select 1 as product_id, 'v1' as label")
-        create_split_days_to_stockout(connection, products=1)
+        create_split_relations(connection, products=1)
         # every refresh's list: a row for 12:00 and one for 13:00
         connection.execute(
             "create or replace table marts.at_risk_history as select * from (values "
@@ -44,32 +44,44 @@ def warehouse(tmp_path: Path) -> Path:
     return path
 
 
-def create_split_days_to_stockout(connection: duckdb.DuckDBPyConnection, products: int) -> None:
-    """days_to_stockout as the warehouse keeps it: stamped per-product rows, and a view adding
-    the columns that hold T (here 12:00; the published ones hold the version's T)."""
+def create_split_relations(connection: duckdb.DuckDBPyConnection, products: int, days: int = 1) -> None:
+    """The relations published as base + delta, as the warehouse keeps them: stamped
+    per-product rows, under views adding the columns that hold T (here 12:00; the published
+    ones hold the version's T). daily_product_movements has `days` rows per product."""
     connection.execute("create schema if not exists intermediate")
-    connection.execute(
-        "create or replace table intermediate.int_product_risk_assessed as "
-        "select range + 1 as product_id, 'v1' as label, range + 0.5 as days_to_stockout, "
-        f"range = 0 as is_at_risk, current_timestamp as written_at from range({products})"
-    )
-    connection.execute(
-        "create or replace view marts.days_to_stockout as select timestamp '2026-11-21 12:00:00' as as_of, "
-        "product_id, label, days_to_stockout, date '2026-11-21' as projected_stockout_date, is_at_risk, "
-        "case when is_at_risk then 1 end as risk_rank from intermediate.int_product_risk_assessed"
-    )
+    for relation, split in publish.SPLIT_RELATIONS.items():
+        rows_per_product = days if "calendar_date" in split.key else 1
+        connection.execute(
+            f"create or replace table {split.table} as "
+            "select products.range + 1 as product_id, 'v1' as label, products.range + 0.5 as days_to_stockout, "
+            "products.range = 0 as is_at_risk, 1 as units_sold_28d, "
+            "date '2026-11-21' - cast(days.range as integer) as calendar_date, current_timestamp as written_at "
+            f"from range({products}) as products, range({rows_per_product}) as days"
+        )
+        columns = {
+            "days_to_stockout": "days_to_stockout, date '2026-11-21' as projected_stockout_date, is_at_risk, "
+            "case when is_at_risk then 1 end as risk_rank",
+            "product_velocity": "units_sold_28d",
+            "daily_product_movements": "calendar_date",
+        }[relation]
+        connection.execute(
+            f"create or replace view marts.{relation} as select timestamp '2026-11-21 12:00:00' as as_of, "
+            f"product_id, label, {columns} from {split.table} where {split.where}"
+        )
 
 
 def set_label(warehouse: Path, label: str, where: str = "true") -> None:
-    """A refresh that rewrote some rows: new labels, and for days_to_stockout new stamps."""
+    """A refresh that rewrote some rows: new labels, and for the split relations new stamps."""
     with duckdb.connect(str(warehouse)) as connection:
         for relation in publish.PUBLISHED_RELATIONS:
-            if relation not in publish.SPLIT_RELATIONS:
+            if relation in publish.SPLIT_RELATIONS:
+                connection.execute(
+                    f"update {publish.SPLIT_RELATIONS[relation].table} set label = ?, "
+                    f"written_at = current_timestamp where {where}",
+                    [label],
+                )
+            else:
                 connection.execute(f"update marts.{relation} set label = ?", [label])
-        connection.execute(
-            f"update intermediate.int_product_risk_assessed set label = ?, written_at = current_timestamp where {where}",
-            [label],
-        )
 
 
 def published_files(version_folder: Path, relation: str) -> list[Path]:
@@ -91,7 +103,11 @@ def test_publish_writes_a_version_and_views_over_it(warehouse: Path, tmp_path: P
             for name in publish.PUBLISHED_RELATIONS
             if name not in (*publish.APPENDED_RELATIONS, *publish.SPLIT_RELATIONS)
         ]
-        + [f"days_to_stockout{suffix}" for suffix in (publish.BASE_SUFFIX, publish.DELTA_SUFFIX)]
+        + [
+            f"{name}{suffix}"
+            for name in publish.SPLIT_RELATIONS
+            for suffix in (publish.BASE_SUFFIX, publish.DELTA_SUFFIX)
+        ]
     )
     assert [p.name for p in (mart / "history" / "at_risk_history").iterdir()] == ["20261121T120000Z.parquet"]
     assert published.row_counts == {name: 1 for name in publish.PUBLISHED_RELATIONS}
@@ -217,12 +233,12 @@ def published_days_to_stockout(mart: Path) -> list[tuple]:
         return connection.execute("select * from days_to_stockout order by product_id").fetchall()
 
 
-def test_days_to_stockout_is_a_base_and_the_rows_written_since(warehouse: Path, tmp_path: Path) -> None:
+def test_per_product_relations_are_a_base_and_the_rows_written_since(warehouse: Path, tmp_path: Path) -> None:
     # An hourly refresh rewrites a few products' rows; a version links the previous base and
     # writes only those rows, found by their stamps, whichever way the clock went.
     mart = tmp_path / "mart"
     with duckdb.connect(str(warehouse)) as connection:
-        create_split_days_to_stockout(connection, products=100)
+        create_split_relations(connection, products=100, days=2)
     first = publish.publish(warehouse, mart, AS_OF, "run00001", timedelta(hours=24), AS_OF)
     base, delta = published_files(first.folder, "days_to_stockout")
     assert base.name.endswith(publish.BASE_SUFFIX) and delta.name.endswith(publish.DELTA_SUFFIX)
@@ -234,6 +250,11 @@ def test_days_to_stockout_is_a_base_and_the_rows_written_since(warehouse: Path, 
             "update intermediate.int_product_risk_assessed set label = 'v2', "
             "written_at = timestamp '2001-01-01' where product_id = 5"
         )
+        # product 7 sold nothing in the 28 days any more: it leaves product_velocity
+        connection.execute(
+            "update intermediate.int_product_demand_summarized set units_sold_28d = 0, "
+            "written_at = current_timestamp where product_id = 7"
+        )
     second = publish.publish(
         warehouse, mart, AS_OF + timedelta(hours=1), "run00002", timedelta(hours=24), AS_OF
     )
@@ -244,6 +265,26 @@ def test_days_to_stockout_is_a_base_and_the_rows_written_since(warehouse: Path, 
             f"select product_id from read_parquet('{second_delta}') order by 1"
         ).fetchall()
     assert delta_ids == [(3,), (4,), (5,)]
+    daily_base, daily_delta = published_files(second.folder, "daily_product_movements")
+    assert (
+        daily_base.stat().st_ino == published_files(first.folder, "daily_product_movements")[0].stat().st_ino
+    )
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute(f"select count(*) from read_parquet('{daily_delta}')").fetchone() == (4,)
+        assert connection.execute(
+            "select product_id, calendar_date, label from daily_product_movements where label = 'v2' order by 1, 2"
+        ).fetchall() == [
+            (product, datetime(2026, 11, day).date(), "v2") for product in (3, 4) for day in (20, 21)
+        ]
+        assert connection.execute("select count(*) from daily_product_movements").fetchone() == (200,)
+    velocity_base, _ = published_files(second.folder, "product_velocity")
+    assert velocity_base.stat().st_ino == published_files(first.folder, "product_velocity")[0].stat().st_ino
+    assert second.row_counts["product_velocity"] == 99
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute(
+            "select count(*) from product_velocity where product_id = 7"
+        ).fetchone() == (0,)
+        assert connection.execute("select count(*) from product_velocity").fetchone() == (99,)
     rows = published_days_to_stockout(mart)
     assert [row[2] for row in rows] == ["v1"] * 2 + ["v2"] * 3 + ["v1"] * 95
     # the columns that hold T are the new version's, in the warehouse view's order: product 1
@@ -253,15 +294,29 @@ def test_days_to_stockout_is_a_base_and_the_rows_written_since(warehouse: Path, 
     assert rows[1] == (at_13, 2, "v1", 1.5, datetime(2026, 11, 23).date(), False, None)
 
     # a product gone from the warehouse is gone from the published rows: the old base holds
-    # it, so the version gets a new base
+    # it, so the version gets a new base; so does a product with one of its days rewritten
+    # alone, which the per-product models never do
     with duckdb.connect(str(warehouse)) as connection:
         connection.execute("delete from intermediate.int_product_risk_assessed where product_id = 100")
+        connection.execute(
+            "update intermediate.int_daily_product_movements_listed set label = 'v2', written_at = current_timestamp "
+            "where product_id = 6 and calendar_date = date '2026-11-21'"
+        )
     third = publish.publish(
         warehouse, mart, AS_OF + timedelta(hours=2), "run00003", timedelta(hours=24), AS_OF
     )
     third_base, _ = published_files(third.folder, "days_to_stockout")
     assert third_base.stat().st_ino != base.stat().st_ino
     assert len(published_days_to_stockout(mart)) == 99 == third.row_counts["days_to_stockout"]
+    third_daily_base, third_daily_delta = published_files(third.folder, "daily_product_movements")
+    assert third_daily_base.stat().st_ino != daily_base.stat().st_ino
+    with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
+        assert connection.execute(f"select count(*) from read_parquet('{third_daily_delta}')").fetchone() == (
+            0,
+        )
+        assert connection.execute(
+            "select count(*) from daily_product_movements where label = 'v2'"
+        ).fetchone() == (5,)
 
     # a refresh that rewrote most products gets a new base too
     set_label(warehouse, "v3", where="product_id > 20")
@@ -275,33 +330,35 @@ def test_days_to_stockout_is_a_base_and_the_rows_written_since(warehouse: Path, 
     assert [row[2] for row in published_days_to_stockout(mart)].count("v3") == 79
 
 
-def test_the_published_days_to_stockout_is_the_warehouse_view_row_for_row(data_dir: Path) -> None:
-    # A real refresh, then an hourly one that recomputes a few products: its version is the
-    # first one's base and a delta, and reads exactly as the dbt view does, columns in order.
-    write_small_shop(data_dir, products=2000, customers=200, sales_per_day=300)
+def test_the_split_relations_are_the_warehouse_views_row_for_row(data_dir: Path) -> None:
+    # A real refresh, then an hourly one that recomputes a few products: its version holds
+    # each split relation as the first one's base and a delta, and reads exactly as the dbt
+    # view does, columns in order.
+    # a sparse shop: the products an hour recomputes hold well under a quarter of the rows
+    write_small_shop(data_dir, products=3000, customers=200, sales_per_day=150)
     assert run_cli("refresh", "--as-of", SIM_END_ISO).returncode == 0
     hourly = run_cli(
         "refresh", "--as-of", "2026-11-21T13:00:00Z", env={"STOCKOUT_NOW": "2026-11-21T13:00:00Z"}
     )
     assert hourly.returncode == 0, hourly.stdout + hourly.stderr
     first, second = sorted((data_dir / "mart" / "versions").iterdir())
-    assert (second / "days_to_stockout.base.parquet").stat().st_ino == (
-        first / "days_to_stockout.base.parquet"
-    ).stat().st_ino
     with duckdb.connect(str(data_dir / "mart" / "analytics.duckdb"), read_only=True) as connection:
-        (delta_rows,) = connection.execute(
-            f"select count(*) from read_parquet('{second / 'days_to_stockout.delta.parquet'}')"
-        ).fetchone()
-        assert 0 < delta_rows < 2000 * publish.NEW_BASE_SHARE
         connection.execute(f"attach '{data_dir / 'warehouse' / 'warehouse.duckdb'}' as warehouse (read_only)")
-        published = connection.execute("describe days_to_stockout").fetchall()
-        built = connection.execute("describe warehouse.marts.days_to_stockout").fetchall()
-        assert [column[:2] for column in published] == [column[:2] for column in built]
-        ours, theirs = "days_to_stockout", "warehouse.marts.days_to_stockout"
-        for one, other in ((ours, theirs), (theirs, ours)):
-            (differing,) = connection.execute(
-                f"select count(*) from (select * from {one} except all select * from {other})"
+        for relation in publish.SPLIT_RELATIONS:
+            base = f"{relation}{publish.BASE_SUFFIX}"
+            assert (second / base).stat().st_ino == (first / base).stat().st_ino, relation
+            (delta_rows,) = connection.execute(
+                f"select count(*) from read_parquet('{second / f'{relation}{publish.DELTA_SUFFIX}'}')"
             ).fetchone()
-            assert differing == 0, f"{differing} rows of {one} are not in {other}"
-        (count,) = connection.execute("select count(*) from days_to_stockout").fetchone()
-    assert count == 2000
+            (rows,) = connection.execute(f"select count(*) from {relation}").fetchone()
+            assert 0 < delta_rows <= rows * publish.NEW_BASE_SHARE, relation
+            published = connection.execute(f"describe {relation}").fetchall()
+            built = connection.execute(f"describe warehouse.marts.{relation}").fetchall()
+            assert [column[:2] for column in published] == [column[:2] for column in built]
+            ours, theirs = relation, f"warehouse.marts.{relation}"
+            for one, other in ((ours, theirs), (theirs, ours)):
+                (differing,) = connection.execute(
+                    f"select count(*) from (select * from {one} except all select * from {other})"
+                ).fetchone()
+                assert differing == 0, f"{differing} rows of {one} are not in {other}"
+        assert connection.execute("select count(*) from days_to_stockout").fetchone() == (3000,)

@@ -104,5 +104,8 @@ select
     cast(units_restocked as bigint) as units_restocked,
     cast(on_hand_start as bigint) as on_hand_start,
     cast(on_hand_end as bigint) as on_hand_end,
-    (on_hand_start > 0 or units_sold > 0) as is_in_stock
+    (on_hand_start > 0 or units_sold > 0) as is_in_stock,
+    -- when this row was written (its transaction's start): publishing copies only the rows
+    -- written since its last full copy (orchestration/publish.py, SPLIT_RELATIONS)
+    current_timestamp as written_at
 from listed

@@ -103,5 +103,8 @@ select
     -- sample variance > mean over the 28 slices, decided in integers (28 * sum of squares -
     -- sum^2 > 27 * sum) so that a variance equal to the mean is never over-dispersed by rounding
     coalesce(28 * units_sold_squares_28d - units_sold_28d * units_sold_28d > 27 * units_sold_28d, false)
-        as is_over_dispersed
+        as is_over_dispersed,
+    -- when this row was written (its transaction's start): publishing copies only the rows
+    -- written since its last full copy (orchestration/publish.py, SPLIT_RELATIONS)
+    current_timestamp as written_at
 from with_stddev
