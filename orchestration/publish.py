@@ -222,7 +222,7 @@ def export_split(
     holds at most NEW_BASE_SHARE of the rows. Otherwise (no previous base, other columns, a
     refresh that recomputed every product) the version gets a new base and an empty delta."""
     split = SPLIT_RELATIONS[relation]
-    table = split.table
+    table = split.table  # every row: the view applies split.where
     published = _columns(connection, f"{MARTS_SCHEMA}.{relation}")
     stored = [column for column in published if column not in COLUMNS_HOLDING_T] + ["written_at"]
     rows = f"select {', '.join(_quoted(column) for column in stored)} from {table}"

@@ -84,6 +84,13 @@ def set_label(warehouse: Path, label: str, where: str = "true") -> None:
                 connection.execute(f"update marts.{relation} set label = ?", [label])
 
 
+def same_base(one: Path, other: Path, relation: str) -> bool:
+    """Whether two versions hold the same base file of `relation` (linked, not copied)."""
+    return (
+        published_files(one, relation)[0].stat().st_ino == published_files(other, relation)[0].stat().st_ino
+    )
+
+
 def published_files(version_folder: Path, relation: str) -> list[Path]:
     return sorted(version_folder.glob(f"{relation}.*parquet"))
 
@@ -265,10 +272,8 @@ def test_per_product_relations_are_a_base_and_the_rows_written_since(warehouse: 
             f"select product_id from read_parquet('{second_delta}') order by 1"
         ).fetchall()
     assert delta_ids == [(3,), (4,), (5,)]
-    daily_base, daily_delta = published_files(second.folder, "daily_product_movements")
-    assert (
-        daily_base.stat().st_ino == published_files(first.folder, "daily_product_movements")[0].stat().st_ino
-    )
+    _, daily_delta = published_files(second.folder, "daily_product_movements")
+    assert same_base(second.folder, first.folder, "daily_product_movements")
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
         assert connection.execute(f"select count(*) from read_parquet('{daily_delta}')").fetchone() == (4,)
         assert connection.execute(
@@ -277,8 +282,7 @@ def test_per_product_relations_are_a_base_and_the_rows_written_since(warehouse: 
             (product, datetime(2026, 11, day).date(), "v2") for product in (3, 4) for day in (20, 21)
         ]
         assert connection.execute("select count(*) from daily_product_movements").fetchone() == (200,)
-    velocity_base, _ = published_files(second.folder, "product_velocity")
-    assert velocity_base.stat().st_ino == published_files(first.folder, "product_velocity")[0].stat().st_ino
+    assert same_base(second.folder, first.folder, "product_velocity")
     assert second.row_counts["product_velocity"] == 99
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
         assert connection.execute(
@@ -308,8 +312,8 @@ def test_per_product_relations_are_a_base_and_the_rows_written_since(warehouse: 
     third_base, _ = published_files(third.folder, "days_to_stockout")
     assert third_base.stat().st_ino != base.stat().st_ino
     assert len(published_days_to_stockout(mart)) == 99 == third.row_counts["days_to_stockout"]
-    third_daily_base, third_daily_delta = published_files(third.folder, "daily_product_movements")
-    assert third_daily_base.stat().st_ino != daily_base.stat().st_ino
+    _, third_daily_delta = published_files(third.folder, "daily_product_movements")
+    assert not same_base(third.folder, second.folder, "daily_product_movements")
     with duckdb.connect(str(mart / "analytics.duckdb"), read_only=True) as connection:
         assert connection.execute(f"select count(*) from read_parquet('{third_daily_delta}')").fetchone() == (
             0,
