@@ -183,6 +183,22 @@ def _product_refresh_scope(data_dir: Path, model: str = "int_products_to_refresh
     return scope, listed
 
 
+def _products_moved_and_days_rewritten(data_dir: Path, since: object) -> tuple[int, int, int, object]:
+    """(listed products that moved since the baseline, listed products, products whose days
+    were written after `since` although they did not move, the newest write)."""
+    with duckdb.connect(str(data_dir / "warehouse" / "warehouse.duckdb"), read_only=True) as connection:
+        moved, listed = connection.execute(
+            "select count(*) filter (where moved_since_baseline), count(*) from intermediate.int_products_to_refresh"
+        ).fetchone()
+        rewritten_unmoved, newest = connection.execute(
+            "select count(distinct product_id) filter (where written_at > ? and product_id not in ("
+            "  select product_id from intermediate.int_products_to_refresh where moved_since_baseline)), "
+            "max(written_at) from intermediate.int_daily_product_movements_listed",
+            [since],
+        ).fetchone()
+    return moved, listed, rewritten_unmoved, newest
+
+
 def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh_publishes(
     shop: Path, tmp_path: Path
 ) -> None:
@@ -191,7 +207,7 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
     late_at = int((start + timedelta(hours=LATE_SALE["hours"])).timestamp())
     late_pid = _quiet_product(shop, int((end - timedelta(hours=1)).timestamp()), int(end.timestamp()))
     hourly = tmp_path / "hourly"
-    scopes, day_scopes = [], []
+    scopes, day_scopes, moved_in_some_hours, newest_day_write = [], [], [], None
     for hours, _ in HOURLY_REPLAY:
         instant = start + timedelta(hours=hours)
         _sources_as_of(shop, hourly / "sources", int(instant.timestamp()))
@@ -203,6 +219,9 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
         _refresh(hourly, format_instant(instant))
         scopes.append(_product_refresh_scope(hourly))
         day_scopes.append(_product_refresh_scope(hourly, "int_daily_product_movements_listed")[0])
+        *moved, newest_day_write = _products_moved_and_days_rewritten(hourly, newest_day_write)
+        if day_scopes[-1] == "some":
+            moved_in_some_hours.append(moved)
     assert [scope for scope, _ in scopes] == [scope for _, scope in HOURLY_REPLAY]
     # the product days move for every product when the UTC day changes (at 23 h: 09:00 the next day)
     assert day_scopes == ["all" if hours in (0, 23, 24) else scope for hours, scope in HOURLY_REPLAY], (
@@ -213,6 +232,10 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
         listed for (hours, _), (_, listed) in zip(HOURLY_REPLAY[1:], scopes[1:]) if hours in (1, 2, 26)
     ]
     assert all(0 < listed < 80 for listed in hour_later), scopes
+    # the product days (independent of the day slices) are rewritten only for the listed
+    # products that moved, not for those that only crossed a slice boundary
+    assert moved_in_some_hours and all(rewritten == 0 for _, _, rewritten in moved_in_some_hours)
+    assert any(moved < listed for moved, listed, _ in moved_in_some_hours), moved_in_some_hours
 
     once = tmp_path / "once"
     _sources_as_of(shop, once / "sources", int(end.timestamp()))

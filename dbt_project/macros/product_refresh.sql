@@ -19,6 +19,10 @@
     models' SQL changed, and when some model of the chain is missing its record (a run
     killed half-way, or a model run on its own). A model whose rows are UTC calendar days
     (meta rows_hold_the_utc_day) also recomputes them all at the first refresh of a new day.
+    A model whose rows do not depend on where the slice boundaries lie (meta
+    independent_of_day_slices: on_hand at T, the product days) recomputes, of the listed
+    products, only those that moved since the baseline (a new load or the newest stretch):
+    at the benchmark tier with 90 days of history, 73 thousand of the 1.2 million listed.
     Each model records, in the same transaction as its rows, the T and load it is now up to
     date with (`intermediate.product_refresh_state`), so a killed run leaves every model
     either at its old state or at the new one, and the next run starts from the oldest. -#}
@@ -132,13 +136,22 @@
         and listing.baseline_as_of_epoch <= own.as_of_epoch and listing.baseline_load_id <= own.load_id) }}
 {%- endmacro %}
 
+{#- The query of the product ids this model recomputes when it recomputes some products:
+    the listed ones, or, for a model with meta independent_of_day_slices (its rows depend on
+    the movements up to T but not on where the slice boundaries lie), only those that moved
+    since the baseline. The same in a model's filters, its pre-hook and its key check. -#}
+{% macro products_to_refresh() -%}
+    select product_id from {{ ref('int_products_to_refresh') }}
+    {%- if (config.get('meta') or {}).get('independent_of_day_slices') %} where moved_since_baseline{% endif %}
+{%- endmacro %}
+
 {#- A filter on a product id column: true for the products this run recomputes. Evaluated
     once per model (the decision must be the same in its filters and its pre-hook). -#}
 {% macro is_product_to_refresh(column, some) -%}
     {#- the ref makes dbt run int_products_to_refresh first; a unit test (no `this`) has no use for it -#}
     {%- set listing = ref('int_products_to_refresh') if this is not none else none -%}
     {%- if some -%}
-        {{ column }} in (select product_id from {{ listing }})
+        {{ column }} in ({{ products_to_refresh() }})
     {%- else -%}
         true
     {%- endif -%}
@@ -148,7 +161,7 @@
 {% macro forget_products_to_refresh() -%}
     {%- if is_incremental() -%}
         {%- if refreshes_some_products() -%}
-    delete from {{ this }} where product_id in (select product_id from {{ ref('int_products_to_refresh') }})
+    delete from {{ this }} where product_id in ({{ products_to_refresh() }})
         {%- else -%}
     delete from {{ this }}
         {%- endif -%}
@@ -170,7 +183,7 @@
         select {{ key | join(', ') }}, count(*) as occurrences
         from {{ this }}
         {%- if refreshes_some_products() %}
-        where product_id in (select product_id from {{ ref('int_products_to_refresh') }})
+        where product_id in ({{ products_to_refresh() }})
         {%- endif %}
         group by {{ key | join(', ') }}
         having count(*) > 1
