@@ -183,12 +183,14 @@ def _product_refresh_scope(data_dir: Path, model: str = "int_products_to_refresh
     return scope, listed
 
 
-def _products_moved_and_days_rewritten(data_dir: Path, since: object) -> tuple[int, int, int, object]:
-    """(listed products that moved since the baseline, listed products, products whose days
-    were written after `since` although they did not move, the newest write)."""
+def _products_moved_and_days_rewritten(data_dir: Path, since: object) -> tuple[int, int, int, int, object]:
+    """(listed products that moved since the baseline, those that moved at the window's
+    edges, listed products, products whose days were written after `since` although they did
+    not move, the newest write)."""
     with duckdb.connect(str(data_dir / "warehouse" / "warehouse.duckdb"), read_only=True) as connection:
-        moved, listed = connection.execute(
-            "select count(*) filter (where moved_since_baseline), count(*) from intermediate.int_products_to_refresh"
+        moved, at_edges, listed = connection.execute(
+            "select count(*) filter (where moved_since_baseline), count(*) filter (where moved_at_window_edges), "
+            "count(*) from intermediate.int_products_to_refresh"
         ).fetchone()
         rewritten_unmoved, newest = connection.execute(
             "select count(distinct product_id) filter (where written_at > ? and product_id not in ("
@@ -196,7 +198,7 @@ def _products_moved_and_days_rewritten(data_dir: Path, since: object) -> tuple[i
             "max(written_at) from intermediate.int_daily_product_movements_listed",
             [since],
         ).fetchone()
-    return moved, listed, rewritten_unmoved, newest
+    return moved, at_edges, listed, rewritten_unmoved, newest
 
 
 def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh_publishes(
@@ -207,7 +209,7 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
     late_at = int((start + timedelta(hours=LATE_SALE["hours"])).timestamp())
     late_pid = _quiet_product(shop, int((end - timedelta(hours=1)).timestamp()), int(end.timestamp()))
     hourly = tmp_path / "hourly"
-    scopes, day_scopes, moved_in_some_hours, newest_day_write = [], [], [], None
+    scopes, day_scopes, moved_in_some_hours, newest_day_write, previous_hours = [], [], [], None, 0
     for hours, _ in HOURLY_REPLAY:
         instant = start + timedelta(hours=hours)
         _sources_as_of(shop, hourly / "sources", int(instant.timestamp()))
@@ -219,9 +221,15 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
         _refresh(hourly, format_instant(instant))
         scopes.append(_product_refresh_scope(hourly))
         day_scopes.append(_product_refresh_scope(hourly, "int_daily_product_movements_listed")[0])
-        *moved, newest_day_write = _products_moved_and_days_rewritten(hourly, newest_day_write)
+        *counts, newest_day_write = _products_moved_and_days_rewritten(hourly, newest_day_write)
         if day_scopes[-1] == "some":
-            moved_in_some_hours.append(moved)
+            moved_in_some_hours.append(counts)
+        if scopes[-1][0] == "some":
+            moved, at_edges, listed, _ = counts
+            assert moved <= at_edges <= listed, (hours, counts)
+            # off the hour (this T or the last), the window's rows move for every listed product
+            assert (hours % 1 == 0 and previous_hours % 1 == 0) or at_edges == listed, (hours, counts)
+        previous_hours = hours
     assert [scope for scope, _ in scopes] == [scope for _, scope in HOURLY_REPLAY]
     # the product days move for every product when the UTC day changes (at 23 h: 09:00 the next day)
     assert day_scopes == ["all" if hours in (0, 23, 24) else scope for hours, scope in HOURLY_REPLAY], (
@@ -234,8 +242,8 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
     assert all(0 < listed < 80 for listed in hour_later), scopes
     # the product days (independent of the day slices) are rewritten only for the listed
     # products that moved, not for those that only crossed a slice boundary
-    assert moved_in_some_hours and all(rewritten == 0 for _, _, rewritten in moved_in_some_hours)
-    assert any(moved < listed for moved, listed, _ in moved_in_some_hours), moved_in_some_hours
+    assert moved_in_some_hours and all(rewritten == 0 for *_, rewritten in moved_in_some_hours)
+    assert any(moved < listed for moved, _, listed, _ in moved_in_some_hours), moved_in_some_hours
 
     once = tmp_path / "once"
     _sources_as_of(shop, once / "sources", int(end.timestamp()))

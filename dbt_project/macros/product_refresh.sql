@@ -19,10 +19,12 @@
     models' SQL changed, and when some model of the chain is missing its record (a run
     killed half-way, or a model run on its own). A model whose rows are UTC calendar days
     (meta rows_hold_the_utc_day) also recomputes them all at the first refresh of a new day.
-    A model whose rows do not depend on where the slice boundaries lie (meta
-    independent_of_day_slices: on_hand at T, the product days) recomputes, of the listed
-    products, only those that moved since the baseline (a new load or the newest stretch):
-    at the benchmark tier with 90 days of history, 73 thousand of the 1.2 million listed.
+    A model whose rows do not move with every slice boundary recomputes fewer of the listed
+    products (meta recomputes_only, a column of int_products_to_refresh): on_hand at T and
+    the product days only those that moved since the baseline (a new load or the newest
+    stretch; at the benchmark tier with 90 days of history, 73 thousand of the 1.2 million
+    listed), the window's movements only those and the ones with a movement leaving the
+    window.
     Each model records, in the same transaction as its rows, the T and load it is now up to
     date with (`intermediate.product_refresh_state`), so a killed run leaves every model
     either at its old state or at the new one, and the next run starts from the oldest. -#}
@@ -137,12 +139,16 @@
 {%- endmacro %}
 
 {#- The query of the product ids this model recomputes when it recomputes some products:
-    the listed ones, or, for a model with meta independent_of_day_slices (its rows depend on
-    the movements up to T but not on where the slice boundaries lie), only those that moved
-    since the baseline. The same in a model's filters, its pre-hook and its key check. -#}
+    the listed ones, or those of them whose column meta recomputes_only names holds. The
+    same in a model's filters, its pre-hook and its key check. -#}
 {% macro products_to_refresh() -%}
+    {%- set only = (config.get('meta') or {}).get('recomputes_only') -%}
+    {%- if only not in [none, 'moved_since_baseline', 'moved_at_window_edges'] -%}
+        {{ exceptions.raise_compiler_error(this.name ~ ": meta recomputes_only is '" ~ only
+            ~ "', not a column of int_products_to_refresh (moved_since_baseline or moved_at_window_edges)") }}
+    {%- endif -%}
     select product_id from {{ ref('int_products_to_refresh') }}
-    {%- if (config.get('meta') or {}).get('independent_of_day_slices') %} where moved_since_baseline{% endif %}
+    {%- if only %} where {{ only }}{% endif %}
 {%- endmacro %}
 
 {#- A filter on a product id column: true for the products this run recomputes. Evaluated
