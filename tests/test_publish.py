@@ -355,7 +355,11 @@ def test_the_split_relations_are_the_warehouse_views_row_for_row(data_dir: Path)
                 f"select count(*) from read_parquet('{second / f'{relation}{publish.DELTA_SUFFIX}'}')"
             ).fetchone()
             (rows,) = connection.execute(f"select count(*) from {relation}").fetchone()
-            assert 0 < delta_rows <= rows * publish.NEW_BASE_SHARE, relation
+            # no event arrived in the hour: the product days change for no product (they
+            # hold no day slice), the other relations for the products a boundary swept
+            moved_nothing = relation == "daily_product_movements"
+            assert delta_rows == 0 if moved_nothing else 0 < delta_rows, (relation, delta_rows)
+            assert delta_rows <= rows * publish.NEW_BASE_SHARE, relation
             published = connection.execute(f"describe {relation}").fetchall()
             built = connection.execute(f"describe warehouse.marts.{relation}").fetchall()
             assert [column[:2] for column in published] == [column[:2] for column in built]
