@@ -240,7 +240,7 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
         listed for (hours, _), (_, listed) in zip(HOURLY_REPLAY[1:], scopes[1:]) if hours in (1, 2, 26)
     ]
     assert all(0 < listed < 80 for listed in hour_later), scopes
-    # the product days (independent of the day slices) are rewritten only for the listed
+    # the product days (meta recomputes_only) are rewritten only for the listed
     # products that moved, not for those that only crossed a slice boundary
     assert moved_in_some_hours and all(rewritten == 0 for *_, rewritten in moved_in_some_hours)
     assert any(moved < listed for moved, _, listed, _ in moved_in_some_hours), moved_in_some_hours
