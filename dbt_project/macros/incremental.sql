@@ -10,6 +10,8 @@
     create table if not exists intermediate.loaded_landing_files (
         landed_file varchar, load_id bigint, loaded_at timestamp
     );
+    {#- the dbt invocation that took each file (warehouses built before it have the column added) -#}
+    alter table intermediate.loaded_landing_files add column if not exists invocation_id varchar;
     create table if not exists intermediate.incremental_progress (
         model_name varchar, load_id bigint, recorded_at timestamp
     );
@@ -159,8 +161,8 @@
     delete from intermediate.incremental_progress;
     delete from intermediate.product_refresh_state;
     {%- endif %}
-    insert into intermediate.loaded_landing_files
-    select file, {{ load_id }}, current_timestamp
+    insert into intermediate.loaded_landing_files (landed_file, load_id, loaded_at, invocation_id)
+    select file, {{ load_id }}, current_timestamp, '{{ invocation_id }}'
     from (values {% for file in unloaded_landing_files(['sales', 'restocks'], not is_incremental()) %}('{{ file | replace("'", "''") }}'){{ ", " if not loop.last }}{% else %}(null){% endfor %}) as files(file)
     where file is not null
 {%- endmacro %}
