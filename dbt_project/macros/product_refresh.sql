@@ -222,6 +222,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Post-hook of a per-product model: drop the temporary tables of its run, dbt-duckdb's
+    `__dbt_tmp` copy of the new rows and the previous rows kept aside. dbt-duckdb leaves them
+    on the connection, which dbt reuses for the next models, so a run that recomputes every
+    product (a full build, or the day's new inventory read) held every model's rows until
+    its end, in memory or spilled to disk. -#}
+{% macro drop_temporary_tables() -%}
+    {%- set names = query_column("select table_name from duckdb_tables() where temporary and starts_with(table_name, '"
+        ~ this.identifier ~ "__') order by 1") if this is not none else [] -%}
+    {%- for name in names -%}
+    drop table if exists temp.main."{{ name }}"{{ ";\n" if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
 {#- Post-hook of a per-product model (and of int_products_to_refresh): the T and load its
     rows are now up to date with, the inputs they were computed from, and how. -#}
 {% macro record_product_refresh(scope, baseline=none) -%}

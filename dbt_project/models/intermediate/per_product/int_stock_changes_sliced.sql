@@ -13,7 +13,6 @@
 -- shrinkage does not move (an inventory read in a swept stretch recomputes every product).
 -- depends_on: {{ ref('int_product_hourly_movements') }}
 -- depends_on: {{ ref('int_inventory_movements') }}
-{{ config(post_hook=["drop table if exists {{ previous_rows_of_products_to_refresh() }}"]) }}
 {% set T = as_of_epoch() %}
 {% set some = refreshes_some_products() %}
 {% set window_start = T - 28 * 86400 %}
