@@ -202,13 +202,6 @@ def _products_moved_and_days_rewritten(data_dir: Path, since: object) -> tuple[i
     return moved, at_edges, listed, rewritten_unmoved, newest
 
 
-def _slices_moved_on(data_dir: Path) -> bool:
-    """Whether the last run's day slices were its previous rows moved on by the swept hours
-    (int_stock_changes_sliced), rather than the window summed again."""
-    (path,) = (data_dir / "dbt_target" / "compiled").rglob("per_product/int_stock_changes_sliced.sql")
-    return "int_stock_changes_sliced__previous_rows" in path.read_text()
-
-
 def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh_publishes(
     shop: Path, tmp_path: Path
 ) -> None:
@@ -218,7 +211,6 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
     late_pid = _quiet_product(shop, int((end - timedelta(hours=1)).timestamp()), int(end.timestamp()))
     hourly = tmp_path / "hourly"
     scopes, day_scopes, moved_in_some_hours, newest_day_write, previous_hours = [], [], [], None, 0
-    slices_moved_on = []
     for hours, _ in HOURLY_REPLAY:
         instant = start + timedelta(hours=hours)
         _sources_as_of(shop, hourly / "sources", int(instant.timestamp()))
@@ -230,8 +222,6 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
         _refresh(hourly, format_instant(instant))
         scopes.append(_product_refresh_scope(hourly))
         day_scopes.append(_product_refresh_scope(hourly, "int_daily_product_movements_listed")[0])
-        if _slices_moved_on(hourly):
-            slices_moved_on.append(hours)
         *counts, newest_day_write = _products_moved_and_days_rewritten(hourly, newest_day_write)
         if day_scopes[-1] == "some":
             moved_in_some_hours.append(counts)
@@ -242,9 +232,6 @@ def test_hourly_refreshes_recompute_only_what_moved_and_publish_what_one_refresh
             assert (hours % 1 == 0 and previous_hours % 1 == 0) or at_edges == listed, (hours, counts)
         previous_hours = hours
     assert [scope for scope, _ in scopes] == [scope for _, scope in HOURLY_REPLAY]
-    # the slices move on where this T and the last are on the hour and some products are
-    # recomputed; elsewhere the window is summed again (and the two must agree, below)
-    assert slices_moved_on == [1, 2, 25, 26], slices_moved_on
     # the product days move for every product when the UTC day changes (at 23 h: 09:00 the next day)
     assert day_scopes == ["all" if hours in (0, 23, 24) else scope for hours, scope in HOURLY_REPLAY], (
         day_scopes

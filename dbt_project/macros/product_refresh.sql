@@ -24,9 +24,7 @@
     the product days only those that moved since the baseline (a new load or the newest
     stretch; at the benchmark tier with 90 days of history, 73 thousand of the 1.2 million
     listed), the window's movements only those and the ones with a movement leaving the
-    window. A model with meta reads_its_previous_rows gets the listed products' rows as they
-    were before the run (the pre-hook keeps them aside): the day slices move them on by the
-    swept hours rather than summing the window again.
+    window.
     Each model records, in the same transaction as its rows, the T and load it is now up to
     date with (`intermediate.product_refresh_state`), so a killed run leaves every model
     either at its old state or at the new one, and the next run starts from the oldest. -#}
@@ -165,37 +163,15 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Pre-hook of a per-product model: drop the rows about to be recomputed. A model with meta
-    reads_its_previous_rows finds them, as they were, in previous_rows_of_products_to_refresh(). -#}
+{#- Pre-hook of a per-product model: drop the rows about to be recomputed. -#}
 {% macro forget_products_to_refresh() -%}
     {%- if is_incremental() -%}
         {%- if refreshes_some_products() -%}
-            {%- if (config.get('meta') or {}).get('reads_its_previous_rows') %}
-    create or replace temp table {{ previous_rows_of_products_to_refresh() }} as
-    select * from {{ this }} where product_id in ({{ products_to_refresh() }});
-            {%- endif %}
     delete from {{ this }} where product_id in ({{ products_to_refresh() }})
         {%- else -%}
     delete from {{ this }}
         {%- endif -%}
     {%- endif -%}
-{%- endmacro %}
-
-{#- The rows this model held, before this run, for the products it recomputes (a temporary
-    table of the run's connection, written by its pre-hook). -#}
-{% macro previous_rows_of_products_to_refresh() -%}
-    {{ this.identifier }}__previous_rows
-{%- endmacro %}
-
-{#- The T and load this model's rows were up to date with before this run, {as_of_epoch,
-    load_id}, when it recomputes some products and both that T and this one are on the hour:
-    then the stretches the slice boundaries swept over are whole hours of
-    int_product_hourly_movements, and a model can move its previous rows on by them. -#}
-{% macro previous_state_on_the_hour() -%}
-    {%- if not refreshes_some_products() or as_of_epoch() % 3600 != 0 -%}{{ return(none) }}{%- endif -%}
-    {%- set own = product_refresh_records().get(this.name) -%}
-    {%- if own is none or own.as_of_epoch % 3600 != 0 -%}{{ return(none) }}{%- endif -%}
-    {{ return({'as_of_epoch': own.as_of_epoch, 'load_id': own.load_id}) }}
 {%- endmacro %}
 
 {#- Post-hook of a per-product model with meta `one_row_per` (its key columns): fail when a
@@ -222,11 +198,11 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook of a per-product model: drop the temporary tables of its run, dbt-duckdb's
-    `__dbt_tmp` copy of the new rows and the previous rows kept aside. dbt-duckdb leaves them
-    on the connection, which dbt reuses for the next models, so a run that recomputes every
-    product (a full build, or the day's new inventory read) held every model's rows until
-    its end, in memory or spilled to disk. -#}
+{#- Post-hook of a per-product model: drop the temporary tables of its run (dbt-duckdb's
+    `__dbt_tmp` copy of the new rows). dbt-duckdb leaves them on the connection, which dbt
+    reuses for the next models, so a run that recomputes every product (a full build, or the
+    day's new inventory read) held every model's rows until its end, in memory or spilled to
+    disk. -#}
 {% macro drop_temporary_tables() -%}
     {%- set names = query_column("select table_name from duckdb_tables() where temporary and starts_with(table_name, '"
         ~ this.identifier ~ "__') order by 1") if this is not none else [] -%}
