@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 import duckdb
 import pytest
@@ -173,6 +175,40 @@ def test_a_failing_blocking_check_publishes_nothing(
     assert {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()} == before
     # The operator looked, and it is real.
     assert run_refresh_job(instance, horizon_days=28, accept_anomalies=True).success
+
+
+def test_a_repeated_key_fails_its_model_and_publishes_nothing(instance: dg.DagsterInstance) -> None:
+    """The per-product models check their key as they write (macros/product_refresh.sql,
+    assert_one_row_per_key): SQL that gives a product two rows stops the run before its
+    commit, naming the table, the key and what to do, and the mart stays as it was."""
+    assert run_refresh_job(instance).success
+    mart = load_settings().mart_database
+    before = {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()}
+    # A catalogue row written twice behind the models' back: every join on it fans out.
+    with duckdb.connect(str(load_settings().warehouse_path)) as warehouse:
+        (product_id,) = warehouse.execute(
+            "select min(product_id) from intermediate.int_products_enriched"
+        ).fetchone()
+        warehouse.execute(
+            f"insert into intermediate.int_products_enriched "
+            f"select * from intermediate.int_products_enriched where product_id = {product_id}"
+        )
+    # A new setting makes every product's rows stale: each per-product model recomputes them all.
+    result = run_refresh_job(instance, horizon_days=8)
+    assert not result.success
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert [event.step_key for event in failures] == ["stockout_dbt_models"]
+    message = str(failures[0].step_failure_data.error)
+    repeated = re.search(rf"intermediate\.(int_\w+) holds 2 rows for product_id = {product_id}\b", message)
+    assert repeated, message
+    assert "its SQL must give one row per key" in message
+    # checked before the model's commit: its table never held the repeated key
+    with duckdb.connect(str(load_settings().warehouse_path), read_only=True) as warehouse:
+        (extra_rows,) = warehouse.execute(
+            f"select count(*) - count(distinct product_id) from intermediate.{repeated.group(1)}"
+        ).fetchone()
+    assert extra_rows == 0
+    assert {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()} == before
 
 
 def test_a_partition_without_an_instant_is_as_of_the_end_of_its_hour(instance: dg.DagsterInstance) -> None:
