@@ -33,6 +33,12 @@ def run_refresh_job(
         )
 
 
+def published_files() -> dict:
+    """Every file of the published mart folder, with its bytes."""
+    mart_dir = load_settings().mart_database.parent
+    return {path: path.read_bytes() for path in mart_dir.rglob("*") if path.is_file()}
+
+
 @pytest.fixture
 def instance(small_shop) -> dg.DagsterInstance:
     with dg.instance_for_test() as test_instance:
@@ -163,8 +169,7 @@ def test_a_failing_blocking_check_publishes_nothing(
     instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run_refresh_job(instance, horizon_days=1).success
-    mart = load_settings().mart_database
-    before = {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()}
+    before = published_files()
     # Any change of the at-risk count now counts as an anomaly.
     monkeypatch.setenv("STOCKOUT_MAX_AT_RISK_CHANGE_FACTOR", "1.0001")
     result = run_refresh_job(instance, horizon_days=28)
@@ -172,7 +177,7 @@ def test_a_failing_blocking_check_publishes_nothing(
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [e.check_name for e in failed] == ["at_risk_table_is_publishable"]
     assert "--accept-anomalies" in failed[0].description
-    assert {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()} == before
+    assert published_files() == before
     # The operator looked, and it is real.
     assert run_refresh_job(instance, horizon_days=28, accept_anomalies=True).success
 
@@ -182,8 +187,7 @@ def test_a_repeated_key_fails_its_model_and_publishes_nothing(instance: dg.Dagst
     assert_one_row_per_key): SQL that gives a product two rows stops the run before its
     commit, naming the table, the key and what to do, and the mart stays as it was."""
     assert run_refresh_job(instance).success
-    mart = load_settings().mart_database
-    before = {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()}
+    before = published_files()
     # A catalogue row written twice behind the models' back: every join on it fans out.
     with duckdb.connect(str(load_settings().warehouse_path)) as warehouse:
         (product_id,) = warehouse.execute(
@@ -208,7 +212,7 @@ def test_a_repeated_key_fails_its_model_and_publishes_nothing(instance: dg.Dagst
             f"select count(*) - count(distinct product_id) from intermediate.{repeated.group(1)}"
         ).fetchone()
     assert extra_rows == 0
-    assert {path: path.read_bytes() for path in mart.parent.rglob("*") if path.is_file()} == before
+    assert published_files() == before
 
 
 def test_a_partition_without_an_instant_is_as_of_the_end_of_its_hour(instance: dg.DagsterInstance) -> None:
