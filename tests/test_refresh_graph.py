@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -33,7 +34,7 @@ def run_refresh_job(
         )
 
 
-def published_files() -> dict:
+def published_files() -> dict[Path, bytes]:
     """Every file of the published mart folder, with its bytes."""
     mart_dir = load_settings().mart_database.parent
     return {path: path.read_bytes() for path in mart_dir.rglob("*") if path.is_file()}
