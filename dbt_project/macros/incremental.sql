@@ -22,11 +22,9 @@
         model_name varchar, as_of_epoch bigint, load_id bigint, fingerprint varchar, scope varchar,
         baseline_as_of_epoch bigint, baseline_load_id bigint, recorded_at timestamp
     );
-    {#- per-product models since folded into others: a warehouse built before keeps no rows of theirs -#}
-    drop table if exists intermediate.int_stock_changes_sliced;
+    {#- a per-product model since folded into another: a warehouse built before keeps no rows of its -#}
     drop table if exists intermediate.int_stockout_probabilities_computed;
-    delete from intermediate.product_refresh_state
-    where model_name in ('int_stock_changes_sliced', 'int_stockout_probabilities_computed')
+    delete from intermediate.product_refresh_state where model_name = 'int_stockout_probabilities_computed'
 {%- endmacro %}
 
 {#- The first column of a query's rows, at compile time (an empty list when parsing). -#}

@@ -10,65 +10,10 @@
 -- follow the changes, not products x 28: a product that sold on 3 days has at most 7 runs.
 -- Products without a change in the window are not here: their stock was on_hand(T) all
 -- along, and int_product_demand_summarized treats them in closed form.
---
--- The changes of slice k are the units sold and received in it and the shrinkage found by
--- the snapshots read in it. Movements come as hourly aggregates (int_product_movements_windowed),
--- not raw events. They are summed per slice in the same model (no table of their own), as
--- writing 21 M rows of per-slice sums back at each refresh cost more than summing them.
 
-{% set T = as_of_epoch() %}
 {% set some = refreshes_some_products() %}
-{% set window_start = T - 28 * 86400 %}
 
-with movements as (
-    select
-        product_id,
-        {{ day_slice_index('at_epoch') }} as slice_index,
-        units_sold,
-        units_restocked,
-        sale_count,
-        0 as shrinkage
-    from {{ ref('int_product_movements_windowed') }}
-    where {{ is_product_to_refresh('product_id', some) }}
-),
-
-shrinkage as (
-    select
-        product_id,
-        {{ day_slice_index('snapshot_at_epoch') }} as slice_index,
-        0 as units_sold,
-        0 as units_restocked,
-        0 as sale_count,
-        shrinkage
-    from {{ ref('int_inventory_snapshots_reconciled') }}
-    where shrinkage <> 0
-      and snapshot_at_epoch > {{ window_start }}
-      and snapshot_at_epoch <= {{ T }}
-      and {{ is_product_to_refresh('product_id', some) }}
-),
-
-changes as (
-    select * from movements
-    union all
-    select * from shrinkage
-),
-
--- Materialized on its own before the running sums below read it: computed in one pipeline with
--- them, the grouping and the window functions over all 10 M products (a full build, or the
--- day's new inventory read) needed more than DuckDB's 2 GB memory limit together.
-changes_by_slice as materialized (
-    select
-        product_id,
-        slice_index,
-        cast(sum(units_sold) as bigint) as units_sold,
-        cast(sum(units_restocked) as bigint) as units_restocked,
-        cast(sum(sale_count) as bigint) as sale_count,
-        cast(sum(units_restocked) - sum(units_sold) + sum(shrinkage) as bigint) as net_change
-    from changes
-    group by product_id, slice_index
-),
-
-changed_slices as (
+with changed_slices as (
     select
         changes.product_id,
         changes.slice_index,
@@ -88,9 +33,10 @@ changed_slices as (
             partition by changes.product_id order by changes.slice_index
         ) as older_changed_slice,
         stock.on_hand
-    from changes_by_slice as changes
+    from {{ ref('int_stock_changes_sliced') }} as changes
     inner join {{ ref('int_stock_on_hand_computed') }} as stock
         on stock.product_id = changes.product_id
+    where {{ is_product_to_refresh('changes.product_id', some) }}
 ),
 
 runs as (
