@@ -22,7 +22,7 @@
         model_name varchar, as_of_epoch bigint, load_id bigint, fingerprint varchar, scope varchar,
         baseline_as_of_epoch bigint, baseline_load_id bigint, recorded_at timestamp
     );
-    {#- a per-product model since folded into another: a warehouse built before keeps no rows of its -#}
+    {#- folded into int_product_risk_assessed: a warehouse built before drops its table and record -#}
     drop table if exists intermediate.int_stockout_probabilities_computed;
     delete from intermediate.product_refresh_state where model_name = 'int_stockout_probabilities_computed'
 {%- endmacro %}

@@ -125,7 +125,6 @@ probabilities as (
     select
         shaped.product_id,
         shaped.demand_distribution,
-        shaped.dispersion_ratio,
         case
             when shaped.demand_rate is null then null
             when shaped.units_to_stockout <= 0 then 1.0
