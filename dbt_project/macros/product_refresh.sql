@@ -123,7 +123,7 @@
     in this run at this T and found a baseline this model is at least as new as. -#}
 {% macro refreshes_some_products() -%}
     {#- a dbt unit test has no relation of its own (`this` is none): it computes every row -#}
-    {%- if not execute or this is none or not is_incremental() or flags.FULL_REFRESH -%}{{ return(false) }}{%- endif -%}
+    {%- if not per_product_table_exists() -%}{{ return(false) }}{%- endif -%}
     {%- set records = product_refresh_records() -%}
     {%- set listing = records.get('int_products_to_refresh') -%}
     {%- set own = records.get(this.name) -%}
@@ -163,15 +163,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Pre-hook of a per-product model: drop the rows about to be recomputed. -#}
-{% macro forget_products_to_refresh() -%}
-    {%- if is_incremental() -%}
-        {%- if refreshes_some_products() -%}
-    delete from {{ this }} where product_id in ({{ products_to_refresh() }})
-        {%- else -%}
-    delete from {{ this }}
-        {%- endif -%}
-    {%- endif -%}
+{#- Whether this per-product model's table exists and this run may keep some of its rows (not a
+    --full-refresh): dbt's is_incremental() answers for the incremental materialization alone
+    (macros/per_product_materialization.sql is not it). -#}
+{% macro per_product_table_exists() -%}
+    {%- if not execute or this is none or should_full_refresh() -%}{{ return(false) }}{%- endif -%}
+    {%- set relation = adapter.get_relation(this.database, this.schema, this.identifier) -%}
+    {{ return(relation is not none and relation.is_table) }}
 {%- endmacro %}
 
 {#- Post-hook of a per-product model with meta `one_row_per` (its key columns): fail when a
@@ -196,19 +194,6 @@
         limit 1
     ) as repeated
     {%- endif -%}
-{%- endmacro %}
-
-{#- Post-hook of a per-product model: drop the temporary tables of its run (dbt-duckdb's
-    `__dbt_tmp` copy of the new rows). dbt-duckdb leaves them on the connection, which dbt
-    reuses for the next models, so a run that recomputes every product (a full build, or the
-    day's new inventory read) held every model's rows until its end, in memory or spilled to
-    disk. -#}
-{% macro drop_temporary_tables() -%}
-    {%- set names = query_column("select table_name from duckdb_tables() where temporary and starts_with(table_name, '"
-        ~ this.identifier ~ "__') order by 1") if this is not none else [] -%}
-    {%- for name in names -%}
-    drop table if exists temp.main."{{ name }}"{{ ";\n" if not loop.last }}
-    {%- endfor -%}
 {%- endmacro %}
 
 {#- Post-hook of a per-product model (and of int_products_to_refresh): the T and load its
