@@ -370,3 +370,46 @@ def test_the_split_relations_are_the_warehouse_views_row_for_row(data_dir: Path)
                 ).fetchone()
                 assert differing == 0, f"{differing} rows of {one} are not in {other}"
         assert connection.execute("select count(*) from days_to_stockout").fetchone() == (3000,)
+
+
+def test_the_delta_is_the_newer_rows_only_when_the_older_rows_are_the_bases(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    # The cheap path of export_split: the rows stamped after the base's newest make the delta
+    # only when every older row is the base's, as (key, stamp) pairs, for the products without
+    # a newer row; otherwise the exact search runs (the test above checks its result).
+    split = publish.SPLIT_RELATIONS["daily_product_movements"]
+
+    def new_base(run: int) -> str:
+        with duckdb.connect(str(warehouse)) as connection:
+            create_split_relations(connection, products=10, days=2)
+        version = publish.publish(
+            warehouse, tmp_path / "mart", AS_OF, f"run{run:05d}", timedelta(hours=24), AS_OF
+        )
+        return f"read_parquet('{published_files(version.folder, 'daily_product_movements')[0]}')"
+
+    def only_newer_changed(old: str) -> bool:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            (total,) = connection.execute(f"select count(*) from {split.table}").fetchone()
+            (newer,) = connection.execute(
+                f"select count(*) from {split.table} where written_at > (select max(written_at) from {old})"
+            ).fetchone()
+            return publish._only_newer_rows_changed(connection, split, old, newer, total)
+
+    old = new_base(1)
+    assert only_newer_changed(old)  # nothing written since
+    set_label(warehouse, "v2", where="product_id in (3, 4)")
+    assert only_newer_changed(old)  # products 3 and 4 rewritten whole: their rows are the delta
+    changes = [
+        # the clock went back: an older stamp the base lacks
+        "written_at = timestamp '2001-01-01' where product_id = 5",
+        # one day of product 6 rewritten alone: its other day is older, and not the base's
+        "written_at = current_timestamp where product_id = 6 and calendar_date = date '2026-11-21'",
+        # a row without a stamp is in neither part
+        "written_at = null where product_id = 7 and calendar_date = date '2026-11-21'",
+    ]
+    for run, change in enumerate(changes, start=2):
+        old = new_base(run)
+        with duckdb.connect(str(warehouse)) as connection:
+            connection.execute(f"update {split.table} set {change}")
+        assert not only_newer_changed(old), change
