@@ -5,8 +5,9 @@
     - otherwise (no table yet, a --full-refresh, or a run that recomputes every product):
       replace the table with the query's rows, so its columns always follow the SQL.
     dbt-duckdb's incremental materialization first copies the new rows into a temporary
-    table and then inserts them from there: every row was written twice, and at the
-    benchmark tier that copy was about a tenth of an hourly refresh. -#}
+    table and then inserts them from there, every row written twice. At the benchmark tier
+    a refresh recomputing every product took 124.7 s instead of 144.6; an hourly refresh
+    took the same time either way (66.0 s against 66.3). -#}
 {% materialization per_product, adapter='duckdb' %}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='table') -%}
