@@ -4,11 +4,14 @@
 -- agrees with on_hand as DESIGN.md §4 defines it). The reorder point is the current demand
 -- over the reorder horizon: demand_rate x lead_time_days x reorder factor (below it,
 -- reorder_recommended holds).
--- Second-by-second work is done only inside the day slices where an event is possible. The
--- stock at a slice's start is known (int_product_slice_runs); within the slice it stays
--- between that start less the slice's sales and any shrinkage found, and that start plus
--- its receipts and any surplus found. A slice whose range does not reach both sides of zero
--- or of the reorder point holds no event, and neither does an unchanged stretch.
+-- Second-by-second work is done only inside the hours where an event is possible, found in
+-- two narrowing steps. Stock within a span of time stays between its start less the span's
+-- sales and any shrinkage found, and its start plus its receipts and any surplus found; a
+-- span whose range does not reach both sides of zero or of the reorder point holds no event.
+-- The day slices' starting stock is known (int_product_slice_runs), so the slices that may
+-- hold an event are found first; their hours (int_product_movements_windowed) are then
+-- walked from the slice's start, and only the hours that may hold an event are read event
+-- by event from int_inventory_movements.
 -- Kept per product (macros/product_refresh.sql): a product nothing happened to in the
 -- stretches the slice boundaries swept over keeps its events, which hold no T (stock_events
 -- adds as_of).
@@ -66,8 +69,88 @@ eventful_slices as (
        or (reorder_point > 0 and lowest_possible < reorder_point and highest_possible >= reorder_point)
 ),
 
+hour_changes as (
+    -- the eventful slices' movements per hour (per part of an hour when a slice boundary
+    -- cuts it), and the shrinkage found in them
+    select
+        windowed.product_id,
+        eventful_slices.slice_index,
+        {{ hour_end_epoch('windowed.at_epoch') }} as hour_end_epoch,
+        windowed.units_sold,
+        windowed.units_restocked,
+        0 as shrinkage
+    from {{ ref('int_product_movements_windowed') }} as windowed
+    inner join eventful_slices
+        on eventful_slices.product_id = windowed.product_id
+        and eventful_slices.slice_index = {{ day_slice_index('windowed.at_epoch') }}
+    union all
+    select
+        snapshots.product_id,
+        eventful_slices.slice_index,
+        {{ hour_end_epoch('snapshots.snapshot_at_epoch') }},
+        0,
+        0,
+        snapshots.shrinkage
+    from {{ ref('int_inventory_snapshots_reconciled') }} as snapshots
+    inner join eventful_slices
+        on eventful_slices.product_id = snapshots.product_id
+        and eventful_slices.slice_index = {{ day_slice_index('snapshots.snapshot_at_epoch') }}
+    where snapshots.shrinkage <> 0
+      and snapshots.snapshot_at_epoch > {{ window_start }}
+      and snapshots.snapshot_at_epoch <= {{ T }}
+),
+
+hours as (
+    select
+        product_id,
+        slice_index,
+        hour_end_epoch,
+        sum(units_sold) as units_sold,
+        sum(units_restocked) as units_restocked,
+        sum(least(shrinkage, 0)) as losses,
+        sum(greatest(shrinkage, 0)) as surpluses,
+        sum(units_restocked - units_sold + shrinkage) as net_change
+    from hour_changes
+    group by product_id, slice_index, hour_end_epoch
+),
+
+hours_walked as (
+    -- stock at an hour's start: its slice's start plus the slice's earlier hours
+    select
+        hours.product_id,
+        hours.slice_index,
+        hours.hour_end_epoch,
+        hours.units_sold,
+        hours.units_restocked,
+        hours.losses,
+        hours.surpluses,
+        eventful_slices.on_hand_at_start + coalesce(sum(hours.net_change) over (
+            partition by hours.product_id, hours.slice_index
+            order by hours.hour_end_epoch
+            rows between unbounded preceding and 1 preceding
+        ), 0) as on_hand_at_start,
+        eventful_slices.reorder_point
+    from hours
+    inner join eventful_slices
+        on eventful_slices.product_id = hours.product_id
+        and eventful_slices.slice_index = hours.slice_index
+),
+
+eventful_hours as (
+    select product_id, slice_index, hour_end_epoch, on_hand_at_start, reorder_point
+    from (
+        select
+            *,
+            on_hand_at_start - units_sold + losses as lowest_possible,
+            on_hand_at_start + units_restocked + surpluses as highest_possible
+        from hours_walked
+    ) as ranged
+    where (lowest_possible <= 0 and highest_possible > 0)
+       or (reorder_point > 0 and lowest_possible < reorder_point and highest_possible >= reorder_point)
+),
+
 changes as (
-    -- every product's: the join with eventful_slices keeps those recomputed
+    -- every product's: the join with eventful_hours keeps those recomputed
     select product_id, occurred_at_epoch as at_epoch, signed_quantity as stock_change
     from {{ ref('int_inventory_movements') }}
     where occurred_at_epoch > {{ window_start }}
@@ -81,20 +164,22 @@ changes as (
 ),
 
 per_second as (
-    -- the eventful slices' changes alone are summed per second: joined before grouping, so
-    -- the grouping does not see the other slices of an eventful product (most of its rows)
+    -- the eventful hours' changes alone are summed per second: joined before grouping, so
+    -- the grouping does not see the other hours of an eventful product (most of its rows)
     select
         changes.product_id,
-        eventful_slices.slice_index,
+        eventful_hours.slice_index,
+        eventful_hours.hour_end_epoch,
         changes.at_epoch,
-        eventful_slices.on_hand_at_start,
-        eventful_slices.reorder_point,
+        eventful_hours.on_hand_at_start,
+        eventful_hours.reorder_point,
         sum(changes.stock_change) as stock_change
     from changes
-    inner join eventful_slices
-        on eventful_slices.product_id = changes.product_id
-        and eventful_slices.slice_index = {{ day_slice_index('changes.at_epoch') }}
-    group by 1, 2, 3, 4, 5
+    inner join eventful_hours
+        on eventful_hours.product_id = changes.product_id
+        and eventful_hours.hour_end_epoch = {{ hour_end_epoch('changes.at_epoch') }}
+        and eventful_hours.slice_index = {{ day_slice_index('changes.at_epoch') }}
+    group by 1, 2, 3, 4, 5, 6
 ),
 
 transitions as (
@@ -103,12 +188,12 @@ transitions as (
         at_epoch,
         reorder_point,
         on_hand_at_start + sum(stock_change) over (
-            partition by product_id, slice_index
+            partition by product_id, slice_index, hour_end_epoch
             order by at_epoch
             rows between unbounded preceding and current row
         ) - stock_change as on_hand_before,
         on_hand_at_start + sum(stock_change) over (
-            partition by product_id, slice_index
+            partition by product_id, slice_index, hour_end_epoch
             order by at_epoch
             rows between unbounded preceding and current row
         ) as on_hand_after
