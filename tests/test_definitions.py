@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from orchestration.assets.transform import dbt_build_args, dbt_env
+from orchestration.assets.transform import dbt_build_args, dbt_env, installed_dbt_executable
 from orchestration.definitions import defs
 from orchestration.partitions import hourly_instants, partition_end, partition_key_for
 from orchestration.schedules import refresh_run_config
@@ -176,3 +178,13 @@ def test_run_config_leaves_unset_settings_to_dbt() -> None:
     assert refresh_run_config("2026-11-21T09:00:00Z", reorder_factor=2.0, horizon_days=None) == {
         "resources": {"refresh": {"config": {"as_of": "2026-11-21T09:00:00Z", "reorder_factor": 2.0}}}
     }
+
+
+def test_dbt_is_found_beside_python_when_it_is_not_on_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `.venv/bin/stockout refresh` run without the environment activated: no dbt on PATH.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    executable = Path(installed_dbt_executable())
+    assert executable == Path(sys.executable).parent / "dbt"
+    assert executable.is_file()

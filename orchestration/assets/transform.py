@@ -3,9 +3,12 @@
 import importlib.metadata
 import json
 import os
+import shutil
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -64,6 +67,16 @@ class StockoutDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
         return None
+
+
+def installed_dbt_executable() -> str:
+    """The dbt command a refresh runs: `dbt` when it is on PATH, else the `dbt` installed
+    beside this Python, so `.venv/bin/stockout refresh` works without the environment
+    activated. When neither exists, `dbt`, and dagster-dbt's error says how to install it."""
+    if shutil.which("dbt"):
+        return "dbt"
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.is_file() else "dbt"
 
 
 AS_OF_ENV = "STOCKOUT_AS_OF"  # read by dbt_project/macros/as_of.sql
