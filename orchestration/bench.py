@@ -214,10 +214,8 @@ def run_measured(command: list[str], env: dict[str, str]) -> ProcessRun:
 
 def refresh_environment(folders: BenchFolders, data_dir: Path, now: datetime) -> dict[str, str]:
     """The environment of `stockout refresh` for one bench data folder at instant `now`."""
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {
         **os.environ,
-        "PATH": path,
         "STOCKOUT_DATA_DIR": str(data_dir),
         "STOCKOUT_TRANSACTIONS_URL": f"sqlite:///{folders.transactions_db}",
         "STOCKOUT_INVENTORY_URL": f"sqlite:///{folders.inventory_db}",

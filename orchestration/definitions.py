@@ -7,12 +7,7 @@ import dagster as dg
 from orchestration.assets.checks import at_risk_table_is_publishable
 from orchestration.assets.landing import LANDING_ASSETS
 from orchestration.assets.publish import analyst_mart
-from orchestration.assets.transform import (
-    StockoutDbtCliResource,
-    build_dbt_assets,
-    installed_dbt_executable,
-    load_dbt_project,
-)
+from orchestration.assets.transform import StockoutDbtCliResource, build_dbt_assets, load_dbt_project
 from orchestration.resources import RefreshConfig
 from orchestration.schedules import hourly_refresh, refresh_job
 from orchestration.sensors import inbox_sensor, new_source_rows
@@ -28,7 +23,7 @@ def build_definitions() -> dg.Definitions:
         schedules=[hourly_refresh],
         sensors=[new_source_rows, inbox_sensor],
         resources={
-            "dbt": StockoutDbtCliResource(project_dir=dbt_project, dbt_executable=installed_dbt_executable()),
+            "dbt": StockoutDbtCliResource(project_dir=dbt_project),
             "refresh": RefreshConfig(),
             "warehouse_lock": WarehouseLock(),
         },

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration.assets.transform import dbt_build_args, dbt_env, installed_dbt_executable
+from orchestration.assets.transform import dbt_build_args, dbt_env, put_installed_dbt_on_path
 from orchestration.definitions import defs
 from orchestration.partitions import hourly_instants, partition_end, partition_key_for
 from orchestration.schedules import refresh_run_config
@@ -185,6 +186,5 @@ def test_dbt_is_found_beside_python_when_it_is_not_on_path(
 ) -> None:
     # `.venv/bin/stockout refresh` run without the environment activated: no dbt on PATH.
     monkeypatch.setenv("PATH", str(tmp_path))
-    executable = Path(installed_dbt_executable())
-    assert executable == Path(sys.executable).parent / "dbt"
-    assert executable.is_file()
+    put_installed_dbt_on_path()
+    assert shutil.which("dbt") == str(Path(sys.executable).parent / "dbt")

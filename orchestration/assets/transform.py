@@ -35,6 +35,7 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 def load_dbt_project() -> DbtProject:
     """The dbt project, with its manifest (re-)parsed when missing or older than the project's
     files, so an edited model never runs against a stale asset graph."""
+    put_installed_dbt_on_path()
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
     if project.preparer.using_dagster_dev() or _manifest_is_stale(project):
         project.preparer.prepare(project)
@@ -69,14 +70,13 @@ class StockoutDbtCliResource(DbtCliResource):
         return None
 
 
-def installed_dbt_executable() -> str:
-    """The dbt command a refresh runs: `dbt` when it is on PATH, else the `dbt` installed
-    beside this Python, so `.venv/bin/stockout refresh` works without the environment
-    activated. When neither exists, `dbt`, and dagster-dbt's error says how to install it."""
-    if shutil.which("dbt"):
-        return "dbt"
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.is_file() else "dbt"
+def put_installed_dbt_on_path() -> None:
+    """Every dbt command (the manifest's parse, the refresh's build) runs `dbt` from PATH.
+    When it is not there, as in `.venv/bin/stockout refresh` run without the environment
+    activated, the folder of this Python, where dbt is installed, goes first on PATH."""
+    beside = Path(sys.executable).parent
+    if shutil.which("dbt") is None and (beside / "dbt").is_file():
+        os.environ["PATH"] = os.pathsep.join([str(beside), os.environ.get("PATH", "")])
 
 
 AS_OF_ENV = "STOCKOUT_AS_OF"  # read by dbt_project/macros/as_of.sql

@@ -19,6 +19,12 @@
 {% set window_start = T - 28 * 86400 %}
 {% set reorder_factor = var('reorder_factor') | float %}
 {% set some = refreshes_some_products() %}
+{#- A span of time whose stock stays within [lowest_possible, highest_possible] can hold an
+    event only if that range reaches both sides of zero or of the reorder point. -#}
+{% set may_hold_an_event -%}
+    ((lowest_possible <= 0 and highest_possible > 0)
+     or (reorder_point > 0 and lowest_possible < reorder_point and highest_possible >= reorder_point))
+{%- endset %}
 
 with reorder_points as (
     select
@@ -65,8 +71,7 @@ changed_slices as (
 eventful_slices as (
     select product_id, slice_index, on_hand_at_start, reorder_point
     from changed_slices
-    where (lowest_possible <= 0 and highest_possible > 0)
-       or (reorder_point > 0 and lowest_possible < reorder_point and highest_possible >= reorder_point)
+    where {{ may_hold_an_event }}
 ),
 
 hour_changes as (
@@ -145,8 +150,7 @@ eventful_hours as (
             on_hand_at_start + units_restocked + surpluses as highest_possible
         from hours_walked
     ) as ranged
-    where (lowest_possible <= 0 and highest_possible > 0)
-       or (reorder_point > 0 and lowest_possible < reorder_point and highest_possible >= reorder_point)
+    where {{ may_hold_an_event }}
 ),
 
 changes as (
