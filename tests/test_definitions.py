@@ -44,8 +44,6 @@ INTERMEDIATE = {
     "int_stock_events_detected",
     "int_daily_product_movements_listed",
     "int_stock_on_hand_computed",
-    "int_stock_changes_sliced",
-    "int_product_slice_runs",
     "int_product_demand_summarized",
     "int_inventory_snapshots_reconciled",
 }

@@ -8,10 +8,11 @@
 -- two narrowing steps. Stock within a span of time stays between its start less the span's
 -- sales and any shrinkage found, and its start plus its receipts and any surplus found; a
 -- span whose range does not reach both sides of zero or of the reorder point holds no event.
--- The day slices' starting stock is known (int_product_slice_runs), so the slices that may
--- hold an event are found first; their hours (int_product_movements_windowed) are then
--- walked from the slice's start, and only the hours that may hold an event are read event
--- by event from int_inventory_movements.
+-- The day slices with a change are walked back from on_hand(T) to their starting stock
+-- (macros/day_slices.sql, stock_through_day_slices), so the slices that may hold an event are found
+-- first; their hours (int_product_movements_windowed) are then walked from the slice's start,
+-- and only the hours that may hold an event are read event by event from
+-- int_inventory_movements.
 -- Kept per product (macros/product_refresh.sql): a product nothing happened to in the
 -- stretches the slice boundaries swept over keeps its events, which hold no T (stock_events
 -- adds as_of).
@@ -36,36 +37,37 @@ with reorder_points as (
     where {{ is_product_to_refresh('products.product_id', some) }}
 ),
 
-shrinkage_by_slice as (
-    select
-        product_id,
-        {{ day_slice_index('snapshot_at_epoch') }} as slice_index,
-        sum(least(shrinkage, 0)) as losses,
-        sum(greatest(shrinkage, 0)) as surpluses
-    from {{ ref('int_inventory_snapshots_reconciled') }}
-    where shrinkage <> 0
-      and snapshot_at_epoch > {{ window_start }}
-      and snapshot_at_epoch <= {{ T }}
-      and {{ is_product_to_refresh('product_id', some) }}
-    group by 1, 2
+stock as (
+    select stock.product_id, stock.on_hand, reorder_points.reorder_point
+    from {{ ref('int_stock_on_hand_computed') }} as stock
+    left join reorder_points on reorder_points.product_id = stock.product_id
+),
+
+slices as (
+    -- each product's reorder point comes with its slices like on_hand: joining the 10 M
+    -- products' reorder points to the 21 M changed slices ran out of DuckDB's memory limit
+    -- at the benchmark tier
+    {{ stock_through_day_slices(
+        ref('int_product_movements_windowed'),
+        ref('int_inventory_snapshots_reconciled'),
+        'stock',
+        some,
+        carried=['reorder_point'],
+    ) }}
 ),
 
 changed_slices as (
+    -- a slice without a change holds no event; one with a change started with on_hand(T)
+    -- less the change from its start to T
     select
-        runs.product_id,
-        runs.first_slice_index as slice_index,
-        runs.on_hand_at_start,
-        runs.on_hand_at_start - runs.units_sold + coalesce(shrinkage_by_slice.losses, 0) as lowest_possible,
-        runs.on_hand_at_start + runs.units_restocked + coalesce(shrinkage_by_slice.surpluses, 0)
-            as highest_possible,
-        reorder_points.reorder_point
-    from {{ ref('int_product_slice_runs') }} as runs
-    inner join reorder_points on reorder_points.product_id = runs.product_id
-    left join shrinkage_by_slice
-        on shrinkage_by_slice.product_id = runs.product_id
-        and shrinkage_by_slice.slice_index = runs.first_slice_index
-    -- a changed slice is a run of one; an unchanged stretch holds no event
-    where runs.units_sold > 0 or runs.units_restocked > 0 or shrinkage_by_slice.product_id is not null
+        slices.product_id,
+        slices.slice_index,
+        slices.on_hand - slices.change_to_t as on_hand_at_start,
+        slices.on_hand - slices.change_to_t - slices.units_sold + slices.losses as lowest_possible,
+        slices.on_hand - slices.change_to_t + slices.units_restocked + slices.surpluses as highest_possible,
+        slices.reorder_point
+    from slices
+    where slices.slice_index >= 0
 ),
 
 eventful_slices as (
