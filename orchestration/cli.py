@@ -232,7 +232,9 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from orchestration.bench import (
+        BenchError,
         BenchParameters,
+        check_free_space,
         format_table,
         make_work_dir,
         remove_work_dir,
@@ -247,7 +249,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         history_days=args.history_days,
         seed=args.seed,
     )
-    work_dir = make_work_dir(Path(args.work_dir).resolve() if args.work_dir else None)
+    requested = Path(args.work_dir).resolve() if args.work_dir else None
+    check_free_space(parameters, requested)
+    work_dir = make_work_dir(requested)
     bars: dict[str, object] = {}
 
     def advance(phase: str, done: int, total: int) -> None:
@@ -259,6 +263,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     try:
         result = run_bench(parameters, work_dir, progress=advance, log=lambda line: print(line, flush=True))
+    except BenchError as error:  # a measured step failed: the message shows its output
+        print(f"stockout bench: {error}", file=sys.stderr)
+        return 1
     finally:
         if not args.keep:
             remove_work_dir(work_dir)
@@ -272,6 +279,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     print(format_table(result))
     print(f"\nresults: {args.json}" + (f"; data kept in {work_dir}" if args.keep else ""))
+    if result.naive_full_recompute_error:
+        print("the naive full recompute failed, so it was not measured (its error is above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
+import pytest
 from conftest import run_cli
+
+from orchestration import bench
+from orchestration.cli import main
 
 MEASURES = (
     "hourly_refresh_s",
@@ -51,3 +56,61 @@ def test_bench_reports_every_measure_and_publishes(tmp_path: Path) -> None:
     floor_file = work_dir / "engine_floor" / "at_risk_in_a_week.parquet"
     floor = {row[0] for row in duckdb.sql(f"select product_id from '{floor_file}'").fetchall()}
     assert floor == published
+
+
+def test_bench_refuses_to_start_without_the_disk_it_needs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work_dir = tmp_path / "bench"
+    monkeypatch.setattr(bench.shutil, "disk_usage", lambda path: SimpleNamespace(free=2**30))
+    code = main(
+        [
+            "bench",
+            "--products", "10000000",
+            "--sales-per-day", "5000000",
+            "--history-days", "90",
+            "--json", str(tmp_path / "bench.json"),
+            "--work-dir", str(work_dir),
+        ]
+    )  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2
+    assert str(work_dir) in error and "1.0 GB free" in error and "needs about" in error
+    assert not work_dir.exists() and not (tmp_path / "bench.json").exists()
+
+
+def test_a_failed_naive_recompute_keeps_the_other_measures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The naive full recompute comes last and is the heaviest: when it fails (at the
+    benchmark tier, a full disk), the measures taken before it are still reported."""
+    results = tmp_path / "bench.json"
+    refresh = bench.stockout_refresh
+
+    def refresh_failing_in_full(folders, data_dir, now, *extra):
+        if "--full-refresh" in extra:
+            raise bench.BenchError("`refresh --full-refresh` exited 1:\nNo space left on device")
+        return refresh(folders, data_dir, now, *extra)
+
+    monkeypatch.setattr(bench, "stockout_refresh", refresh_failing_in_full)
+    code = main(
+        [
+            "bench",
+            "--products", "500",
+            "--sales-per-day", "500",
+            "--history-days", "7",
+            "--json", str(results),
+            "--work-dir", str(tmp_path / "bench"),
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "No space left on device" in captured.out and "not measured" in captured.out
+
+    document = json.loads(results.read_text())
+    assert document["naive_full_recompute_s"] is None
+    assert "No space left on device" in document["details"]["naive_full_recompute_error"]
+    assert document["targets_met"]["naive_full_recompute_s"] is False
+    for measure in MEASURES:
+        if measure != "naive_full_recompute_s":
+            assert isinstance(document[measure], float) and document[measure] > 0, measure
