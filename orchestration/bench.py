@@ -91,6 +91,7 @@ class BenchResult:
     history_events: int
     generate_s: float
     hourly_refresh_breakdown: dict[str, dict[str, float]]
+    hourly_refresh_7d_breakdown: dict[str, dict[str, float]]  # the same for the 7-day folder
     naive_full_recompute_error: str | None = None
 
 
@@ -246,24 +247,34 @@ _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def refresh_breakdown(data_dir: Path, as_of: datetime, top: int = 6) -> dict[str, dict[str, float]]:
-    """Where a refresh's time went: seconds per Dagster step (from its log in data/logs/)
-    and the slowest dbt nodes (from data/dbt_target/run_results.json)."""
+    """Where a refresh's time went: seconds per Dagster step (from its log in data/logs/);
+    the dbt command's own account (data/dbt_target/run_results.json): its elapsed time and
+    what its models and its data tests took in all, so that the dbt step's remainder is dbt's
+    start-up and Dagster's handling of its events; and the slowest dbt nodes."""
     steps: dict[str, float] = {}
     log = data_dir / "logs" / f"refresh_{as_of.strftime('%Y%m%dT%H%M%SZ')}.log"
     if log.exists():
         for step, duration in _STEP_FINISHED.findall(log.read_text(errors="replace")):
             parts = _DURATION_PART.findall(duration)
             steps[step] = round(sum(float(value) * _SECONDS_PER_UNIT[unit] for value, unit in parts), 3)
+    dbt: dict[str, float] = {}
     models: dict[str, float] = {}
     run_results = data_dir / "dbt_target" / "run_results.json"
     if run_results.exists():
-        results = json.loads(run_results.read_text())["results"]
+        document = json.loads(run_results.read_text())
+        results = document["results"]
+        dbt["elapsed"] = round(document["elapsed_time"], 3)
+        for kind in ("model", "test"):
+            nodes = [node["execution_time"] for node in results if node["unique_id"].startswith(f"{kind}.")]
+            dbt[f"{kind}s"] = round(sum(nodes), 3)
         for node in sorted(results, key=lambda node: -node["execution_time"])[:top]:
             models[node["unique_id"].split(".", 2)[-1]] = round(node["execution_time"], 3)
-    return {"dagster_steps_s": steps, "slowest_dbt_nodes_s": models}
+    return {"dagster_steps_s": steps, "dbt_s": dbt, "slowest_dbt_nodes_s": models}
 
 
-# --------------------------------------------------------------------------- engine floor
+def log_breakdown(breakdown: dict[str, dict[str, float]], log: Callable[[str], None]) -> None:
+    for part, seconds in breakdown.items():
+        log(f"  {part}: " + ", ".join(f"{name} {value:.1f}" for name, value in seconds.items()))
 
 
 def _sql_list(paths: list[Path]) -> str:
@@ -349,13 +360,14 @@ def run_bench(
     hourly = stockout_refresh(folders, folders.full, hour_end)
     log(f"  {hourly.seconds:.1f}s, peak RSS {hourly.peak_rss_mb:.0f} MB: {hourly.output.strip()}")
     breakdown = refresh_breakdown(folders.full, hour_end)
-    for part, seconds in breakdown.items():
-        log(f"  {part}: " + ", ".join(f"{name} {value:.1f}" for name, value in seconds.items()))
+    log_breakdown(breakdown, log)
     top100_ms = time_top100_query(folders.full / "mart" / "analytics.duckdb")
     log(f"  analysts' top-100 query on the published mart: median {top100_ms:.1f} ms of {TOP100_RUNS}")
     log(f"measured hourly refresh of {folders.week.name} at {format_instant(hour_end)}")
     hourly_week = stockout_refresh(folders, folders.week, hour_end)
     log(f"  {hourly_week.seconds:.1f}s")
+    breakdown_week = refresh_breakdown(folders.week, hour_end)
+    log_breakdown(breakdown_week, log)
 
     log("engine floor: bench_engine_floor.sql in DuckDB over the same landed files")
     floor_s = run_engine_floor(folders.full, end_epoch + HOUR, folders.floor_output)
@@ -384,6 +396,7 @@ def run_bench(
         history_events=history.events,
         generate_s=round(generate_s, 1),
         hourly_refresh_breakdown=breakdown,
+        hourly_refresh_7d_breakdown=breakdown_week,
         naive_full_recompute_error=naive_error,
     )
 

@@ -47,6 +47,13 @@ def test_bench_reports_every_measure_and_publishes(tmp_path: Path) -> None:
         assert isinstance(document[measure], float) and document[measure] > 0, measure
     assert document["parameters"] == {"products": 2000, "sales_per_day": 2000, "history_days": 8, "seed": 42}
     assert {"cpu_count", "memory_gb", "python", "duckdb"} <= document["machine"].keys()
+    # Where each measured refresh's time went: the dbt step holds dbt's own elapsed time,
+    # which holds its models' and tests' time.
+    for breakdown in ("hourly_refresh_breakdown", "hourly_refresh_7d_breakdown"):
+        parts = document["details"][breakdown]
+        steps, dbt = parts["dagster_steps_s"], parts["dbt_s"]
+        assert steps["stockout_dbt_models"] >= dbt["elapsed"] >= dbt["models"] + dbt["tests"] > 0, breakdown
+        assert dbt["tests"] > 0 and parts["slowest_dbt_nodes_s"], breakdown
 
     # The measured refresh published the mart, and the engine floor agrees with it on the at-risk list.
     with duckdb.connect(str(work_dir / "history_full" / "mart" / "analytics.duckdb"), read_only=True) as mart:
