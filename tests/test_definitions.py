@@ -40,6 +40,7 @@ INTERMEDIATE = {
     "int_product_movements_windowed",
     "int_products_enriched",
     "int_products_to_refresh",
+    "int_product_day_slices",
     "int_product_risk_assessed",
     "int_stock_events_detected",
     "int_daily_product_movements_listed",

@@ -8,13 +8,13 @@
 {#- The stock of each product through the day slices of the 28-day window, one row per product
     and slice with a stock change, after one row per product of `stock` for the instant T
     (slice_index -1, no change). Each row has: units sold and received, the shrinkage found by
-    snapshots read in the slice (losses and surpluses apart) and their net change; on_hand,
-    on_hand(T) from `stock`; change_to_t, the net change from the slice's start up to T, so
-    that the stock at its start is on_hand - change_to_t (exactly on_hand at that instant
-    from its nearest snapshot, DESIGN.md §4); and older_changed_slice, the next older slice
-    with a change (28 when none): the slices in between had no change, so they all started
-    with the stock this slice started with (for the row of T: the slices newer than the
-    newest change, all 28 without one, started with on_hand).
+    snapshots read in the slice (losses and surpluses apart); on_hand_at_start, the stock at
+    the slice's start, on_hand(T) from `stock` less the net change from that instant up to T
+    (exactly on_hand at that instant from its nearest snapshot, DESIGN.md §4; on_hand(T) on
+    the row of T); and older_changed_slice, the next older slice with a change (28 when
+    none): the slices in between had no change, so they all started with the stock this
+    slice started with (for the row of T: the slices newer than the newest change, all 28
+    without one, started with on_hand(T)).
     `windowed` holds the window's movements at instants (int_product_movements_windowed),
     `snapshots` the reconciled inventory reads, `stock` on_hand(T) per product
     (int_stock_on_hand_computed, or a relation with its product_id and on_hand and the
@@ -32,12 +32,10 @@
         units_restocked,
         losses,
         surpluses,
-        net_change,
-        on_hand,
+        on_hand - change_to_t as on_hand_at_start,
         {%- for column in carried %}
         {{ column }},
         {%- endfor %}
-        change_to_t,
         older_changed_slice
     from (
         select

@@ -119,6 +119,13 @@
     {{ return(ranges) }}
 {%- endmacro %}
 
+{#- Whether int_products_to_refresh ran in this run at this T and lists products to
+    recompute (scope 'some'), given its record (`listing`). -#}
+{% macro listing_is_of_this_run(listing) -%}
+    {%- if not execute or flags.FULL_REFRESH -%}{{ return(false) }}{%- endif -%}
+    {{ return(listing is not none and listing.scope == 'some' and listing.as_of_epoch == as_of_epoch()) }}
+{%- endmacro %}
+
 {#- Whether this run recomputes only the products of int_products_to_refresh: that model ran
     in this run at this T and found a baseline this model is at least as new as. -#}
 {% macro refreshes_some_products() -%}
@@ -127,15 +134,26 @@
     {%- set records = product_refresh_records() -%}
     {%- set listing = records.get('int_products_to_refresh') -%}
     {%- set own = records.get(this.name) -%}
-    {%- if listing is none or own is none or listing.scope != 'some' -%}{{ return(false) }}{%- endif -%}
+    {%- if not listing_is_of_this_run(listing) or own is none -%}{{ return(false) }}{%- endif -%}
     {#- rows of calendar days (relative to T's UTC day) move for every product when the day changes -#}
     {%- if (config.get('meta') or {}).get('rows_hold_the_utc_day') and own.as_of_epoch // 86400 != as_of_epoch() // 86400 -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set fingerprint = product_refresh_fingerprint() -%}
-    {{ return(listing.as_of_epoch == as_of_epoch() and listing.fingerprint == fingerprint
+    {{ return(listing.fingerprint == fingerprint
         and own.fingerprint == fingerprint and own.as_of_epoch <= as_of_epoch()
         and listing.baseline_as_of_epoch <= own.as_of_epoch and listing.baseline_load_id <= own.load_id) }}
+{%- endmacro %}
+
+{#- int_product_day_slices, the day slices of the listed products, when this model
+    recomputes those products (`some`) and this run built it; otherwise none, and the model
+    walks the slices itself (the table lives in memory for one dbt run: a model run on its
+    own does not find it). -#}
+{% macro listed_day_slices(some) -%}
+    {#- the ref makes dbt run int_product_day_slices first; a unit test (no `this`) has no use for it -#}
+    {%- set slices = ref('int_product_day_slices') if this is not none else none -%}
+    {%- if not some or slices is none -%}{{ return(none) }}{%- endif -%}
+    {{ return(adapter.get_relation(slices.database, slices.schema, slices.identifier)) }}
 {%- endmacro %}
 
 {#- The query of the product ids this model recomputes when it recomputes some products:

@@ -8,6 +8,8 @@
 -- itself and for the unchanged slices older than it up to the next change, which all started
 -- with the stock it started with: the row of T for the slices newer than the newest change
 -- (all 28 of a product with no change in the window), which started with on_hand(T).
+-- An hourly refresh reads the listed products' slices from int_product_day_slices, which
+-- int_stock_events_detected reads too, instead of walking them here.
 {% set alpha = var('smoothing_factor') | float %}
 {% if alpha <= 0 or alpha > 1 %}
     {{ exceptions.raise_compiler_error("dbt var smoothing_factor must be in (0, 1], got " ~ alpha) }}
@@ -15,14 +17,19 @@
 
 {% set decay = 1 - alpha %}
 {% set some = refreshes_some_products() %}
+{% set listed_slices = listed_day_slices(some) %}
 
 with slices as (
+    {%- if listed_slices is not none %}
+    select * from {{ listed_slices }}
+    {%- else %}
     {{ stock_through_day_slices(
         ref('int_product_movements_windowed'),
         ref('int_inventory_snapshots_reconciled'),
         ref('int_stock_on_hand_computed'),
         some,
     ) }}
+    {%- endif %}
 ),
 
 summed as (
@@ -38,9 +45,9 @@ summed as (
         -- older_changed_slice - 1) when it started with stock. The bits are disjoint, so
         -- or-ing them adds them up.
         bit_or(
-            case when slice_index >= 0 and (on_hand - change_to_t > 0 or units_sold > 0)
+            case when slice_index >= 0 and (on_hand_at_start > 0 or units_sold > 0)
                 then {{ slice_bits('slice_index', 'slice_index + 1') }} else 0 end
-            + case when on_hand - change_to_t > 0
+            + case when on_hand_at_start > 0
                 then {{ slice_bits('slice_index + 1', 'older_changed_slice') }} else 0 end
         ) as in_stock_slices,
         -- the numerator of the exponentially weighted mean: weight (1 - alpha)^k for slice k;

@@ -20,6 +20,7 @@
 {% set window_start = T - 28 * 86400 %}
 {% set reorder_factor = var('reorder_factor') | float %}
 {% set some = refreshes_some_products() %}
+{% set listed_slices = listed_day_slices(some) %}
 {#- A span of time whose stock stays within [lowest_possible, highest_possible] can hold an
     event only if that range reaches both sides of zero or of the reorder point. -#}
 {% set may_hold_an_event -%}
@@ -44,6 +45,13 @@ stock as (
 ),
 
 slices as (
+    {%- if listed_slices is not none %}
+    -- an hourly refresh: the listed products' slices, walked once for this model and
+    -- int_product_demand_summarized
+    select listed.*, reorder_points.reorder_point
+    from {{ listed_slices }} as listed
+    left join reorder_points on reorder_points.product_id = listed.product_id
+    {%- else %}
     -- each product's reorder point comes with its slices like on_hand: joining the 10 M
     -- products' reorder points to the 21 M changed slices ran out of DuckDB's memory limit
     -- at the benchmark tier
@@ -54,17 +62,17 @@ slices as (
         some,
         carried=['reorder_point'],
     ) }}
+    {%- endif %}
 ),
 
 changed_slices as (
-    -- a slice without a change holds no event; one with a change started with on_hand(T)
-    -- less the change from its start to T
+    -- a slice without a change holds no event
     select
         slices.product_id,
         slices.slice_index,
-        slices.on_hand - slices.change_to_t as on_hand_at_start,
-        slices.on_hand - slices.change_to_t - slices.units_sold + slices.losses as lowest_possible,
-        slices.on_hand - slices.change_to_t + slices.units_restocked + slices.surpluses as highest_possible,
+        slices.on_hand_at_start,
+        slices.on_hand_at_start - slices.units_sold + slices.losses as lowest_possible,
+        slices.on_hand_at_start + slices.units_restocked + slices.surpluses as highest_possible,
         slices.reorder_point
     from slices
     where slices.slice_index >= 0
