@@ -277,6 +277,9 @@ def log_breakdown(breakdown: dict[str, dict[str, float]], log: Callable[[str], N
         log(f"  {part}: " + ", ".join(f"{name} {value:.1f}" for name, value in seconds.items()))
 
 
+# --------------------------------------------------------------------------- engine floor
+
+
 def _sql_list(paths: list[Path]) -> str:
     return "[" + ", ".join("'" + str(path).replace("'", "''") + "'" for path in paths) + "]"
 
