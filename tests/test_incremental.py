@@ -387,3 +387,39 @@ def test_a_snapshot_is_checked_for_repeated_products_while_it_is_new(shop: Path,
     result = run_cli("refresh", "--as-of", SIM_END_ISO, env=_environment(data_dir, SIM_END_ISO))
     assert result.returncode != 0
     assert "newest_snapshot_has_each_product_once" in result.stdout + result.stderr
+
+
+def _read_coverage(data_dir: Path) -> list[tuple[int, int]]:
+    with duckdb.connect(str(data_dir / "warehouse" / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.execute(
+            "select cast(split_part(coverage_key, ' ', 1) as bigint), missing_products "
+            "from intermediate.read_coverage order by recorded_at"
+        ).fetchall()
+
+
+@pytest.mark.parametrize("unreported", [None, 1])
+def test_whether_a_read_holds_every_product_is_searched_once_per_read(
+    shop: Path, tmp_path: Path, unreported: int | None
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(shop, data_dir / "sources")
+    if unreported is not None:  # the inventory service stops reporting a product
+        with sqlite3.connect(data_dir / "sources" / "inventory.sqlite") as connection:
+            connection.execute("delete from inventory where pid = ?", [unreported])
+    end = pd.Timestamp(SIM_END_ISO).to_pydatetime()
+    read_at = int((end - timedelta(hours=2)).timestamp())
+    _refresh(data_dir, format_instant(end - timedelta(hours=2)))  # lands the day's read
+    expected = [(read_at, 0 if unreported is None else 1)]
+    assert _read_coverage(data_dir) == expected
+    _refresh(data_dir, format_instant(end - timedelta(hours=1)))  # the same read: known
+    assert _read_coverage(data_dir) == expected
+    if unreported is not None:
+        # never reported, its stock is its movements' from zero (DESIGN.md §4)
+        with sqlite3.connect(data_dir / "sources" / "transactions.sqlite") as connection:
+            (net,) = connection.execute(
+                "select sum(case when type = 'restock' then quantity else -quantity end) "
+                "from inventory_change where pid = ? and timestamp <= ?",
+                [unreported, read_at + 3600],
+            ).fetchone()
+        on_hand = _published(data_dir, "days_to_stockout").set_index("product_id").loc[unreported, "on_hand"]
+        assert on_hand == net
