@@ -32,7 +32,7 @@ def test_bench_reports_every_measure_and_publishes(tmp_path: Path) -> None:
         "bench",
         "--products", "2000",
         "--sales-per-day", "2000",
-        "--history-days", "8",
+        "--history-days", "29",
         "--json", str(results),
         "--work-dir", str(work_dir),
         "--keep",
@@ -45,15 +45,27 @@ def test_bench_reports_every_measure_and_publishes(tmp_path: Path) -> None:
     document = json.loads(results.read_text())
     for measure in MEASURES:
         assert isinstance(document[measure], float) and document[measure] > 0, measure
-    assert document["parameters"] == {"products": 2000, "sales_per_day": 2000, "history_days": 8, "seed": 42}
+    assert document["parameters"] == {"products": 2000, "sales_per_day": 2000, "history_days": 29, "seed": 42}
     assert {"cpu_count", "memory_gb", "python", "duckdb"} <= document["machine"].keys()
     # Where each measured refresh's time went: the dbt step holds dbt's own elapsed time,
     # which holds its models' and tests' time.
-    for breakdown in ("hourly_refresh_breakdown", "hourly_refresh_7d_breakdown"):
+    for breakdown in (
+        "hourly_refresh_breakdown",
+        "hourly_refresh_7d_breakdown",
+        "hourly_refresh_28d_breakdown",
+    ):
         parts = document["details"][breakdown]
         steps, dbt = parts["dagster_steps_s"], parts["dbt_s"]
         assert steps["stockout_dbt_models"] >= dbt["elapsed"] >= dbt["models"] + dbt["tests"] > 0, breakdown
         assert dbt["tests"] > 0 and parts["slowest_dbt_nodes_s"], breakdown
+
+    # A history longer than the 28-day window is also compared with its last 28 days.
+    details = document["details"]
+    assert details["hourly_refresh_28d_s"] > 0
+    assert details["history_cost_ratio_to_28d"] == pytest.approx(
+        document["hourly_refresh_s"] / details["hourly_refresh_28d_s"], abs=0.001
+    )
+    assert "not a target" in completed.stdout and (work_dir / "history_28d" / "mart").is_dir()
 
     # The measured refresh published the mart, and the engine floor agrees with it on the at-risk list.
     with duckdb.connect(str(work_dir / "history_full" / "mart" / "analytics.duckdb"), read_only=True) as mart:
@@ -118,6 +130,9 @@ def test_a_failed_naive_recompute_keeps_the_other_measures(
     assert document["naive_full_recompute_s"] is None
     assert "No space left on device" in document["details"]["naive_full_recompute_error"]
     assert document["targets_met"]["naive_full_recompute_s"] is False
+    # 7 days of history: nothing to compare with the 28-day window
+    assert document["details"]["hourly_refresh_28d_s"] is None
+    assert document["details"]["history_cost_ratio_to_28d"] is None
     for measure in MEASURES:
         if measure != "naive_full_recompute_s":
             assert isinstance(document[measure], float) and document[measure] > 0, measure
