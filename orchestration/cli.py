@@ -26,7 +26,7 @@ def _prepare_dagster_home(settings: Settings) -> Path:
         text += "concurrency:\n  runs:\n    max_concurrent_runs: 1\n"
     if "event_log_storage:" not in text:
         # Dagster's SQLite event log in its usual files, storing events over open connections
-        # (orchestration/event_log_storage.py: about 5 s less per refresh).
+        # (orchestration/event_log_storage.py: about 1 s less per refresh).
         text += (
             "event_log_storage:\n  module: orchestration.event_log_storage\n"
             "  class: OpenConnectionsSqliteEventLogStorage\n"

@@ -3,9 +3,11 @@
 Dagster's `SqliteEventLogStorage` builds a new SQLAlchemy engine for every event it stores,
 in the run's own file and, for asset and check events, in the index file too: each event
 connects, compiles its insert again (SQLAlchemy caches compiled statements per engine) and
-closes. A refresh stores about 360 events, so that was about 5 s of the refresh's process on
-the project's machine. This storage keeps an engine with one open connection per database
-file, for the few files in use (the least recently used is closed beyond
+closes. A refresh stores about 360 events: in ten alternating refreshes of a small shop on
+the project's machine, storing them took 3.1-7.6 s (median 3.8) that way and 1.0-3.4 s
+(median 1.4) with this storage, and the refreshes took 1.0 s less on average (part of the
+storing overlaps dbt's own work). This storage keeps an engine with one open connection
+per database file, for the few files in use (the least recently used is closed beyond
 `OPEN_DATABASES`); the storage's own lock still lets one thread at a time use them. The
 files and their tables are Dagster's own, so the UI and the daemon read the history as
 before, and a DAGSTER_HOME written before this storage keeps its runs.
@@ -87,5 +89,6 @@ class OpenConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
         super().wipe()
 
     def dispose(self) -> None:
-        self._close_databases()
+        with self._db_lock:
+            self._close_databases()
         super().dispose()
