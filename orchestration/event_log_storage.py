@@ -17,7 +17,6 @@ before, and a DAGSTER_HOME written before this storage keeps its runs.
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,9 +38,7 @@ class OpenConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
     default storage keeps it), storing each event over a connection kept open."""
 
     def __init__(self, dagster_home: str, inst_data: ConfigurableClassData | None = None):
-        self._dagster_home = dagster_home
-        self._engines: OrderedDict[str, Engine] = OrderedDict()
-        self._engines_lock = threading.Lock()
+        self._engines: OrderedDict[str, Engine] = OrderedDict()  # used under Dagster's _db_lock
         super().__init__(_event_logs_directory(dagster_home), inst_data)
 
     @classmethod
@@ -53,19 +50,18 @@ class OpenConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **config_value)
 
     def _engine(self, shard: str) -> Engine:
-        with self._engines_lock:
-            engine = self._engines.pop(shard, None)
-            if engine is None:
-                engine = db.create_engine(
-                    self.conn_string_for_shard(shard),
-                    poolclass=StaticPool,  # one connection, reused
-                    # used from any thread, one at a time (under the storage's _db_lock)
-                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
-                )
-            self._engines[shard] = engine  # now the most recently used
-            while len(self._engines) > OPEN_DATABASES:
-                self._engines.popitem(last=False)[1].dispose()
-            return engine
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            engine = db.create_engine(
+                self.conn_string_for_shard(shard),
+                poolclass=StaticPool,  # one connection, reused
+                # used from any thread, one at a time (under the storage's _db_lock)
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+            )
+        self._engines[shard] = engine  # now the most recently used
+        while len(self._engines) > OPEN_DATABASES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -79,9 +75,8 @@ class OpenConnectionsSqliteEventLogStorage(SqliteEventLogStorage):
                 yield connection
 
     def _close_databases(self) -> None:
-        with self._engines_lock:
-            while self._engines:
-                self._engines.popitem()[1].dispose()
+        while self._engines:
+            self._engines.popitem()[1].dispose()
 
     def wipe(self) -> None:
         with self._db_lock:  # wiping deletes the run files: nothing may hold them open
